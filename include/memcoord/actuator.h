@@ -1,0 +1,62 @@
+/* memcoord — the actuator: applies a policy's plan to the hypervisor.
+ *
+ * It is the last line of defence, whatever the policy asked for:
+ *   - never below the domain's floor (configured floor, and never below its
+ *     <memtune><min_guarantee>) nor above its maximum;
+ *   - never grows from the host when that would leave the host below its
+ *     reserve (grants are clipped to what is above it);
+ *   - skips paused domains and domains without balloon statistics;
+ *   - does not act on a domain again until a sample taken after its last
+ *     change has arrived (it would be acting on stale data);
+ *   - with dry_run, only logs "would set".
+ * Every action is logged at info with name, old and new MiB and the reason.
+ * Runs on the arbiter thread only. */
+#ifndef MEMCOORD_ACTUATOR_H
+#define MEMCOORD_ACTUATOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "memcoord/hv.h"
+#include "memcoord/policy.h"
+#include "memcoord/registry.h"
+
+struct mc_actuator_cfg {
+	bool dry_run;
+	uint64_t host_reserve_kib;
+};
+
+/* Names of view domains, parallel to view.dom (kept out of the policy view). */
+struct mc_vmeta {
+	char name[MC_NAME_LEN];
+};
+
+struct mc_actuator_stats {
+	unsigned long applied;    /* balloon changes issued (or logged in dry-run) */
+	unsigned long clamped;    /* targets changed by floor/max/reserve */
+	unsigned long skipped;    /* actions not applied (paused, stale, no-op) */
+	unsigned long failed;     /* hypervisor errors */
+};
+
+struct mc_actuator {
+	struct mc_hv *hv;
+	struct mc_registry *reg;   /* to stamp last_set_ns; may be NULL in tests */
+	struct mc_actuator_cfg cfg;
+	/* Memory granted from the host that the host sample may not show yet:
+	 * grants made after host.taken_ns. */
+	int64_t grant_ns[64];
+	int64_t grant_kib[64];
+	unsigned ngrant;
+	struct mc_actuator_stats stats;
+};
+
+void mc_actuator_init(struct mc_actuator *a, struct mc_hv *hv,
+		      struct mc_registry *reg, const struct mc_actuator_cfg *cfg);
+
+/* Apply plan p decided on view v (meta parallel to v->dom). now_ns is the
+ * time used to stamp changes. Returns the number of changes applied. */
+int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
+		      const struct mc_vmeta *meta, const struct mc_plan *p,
+		      int64_t now_ns);
+
+#endif

@@ -1,0 +1,64 @@
+/* memcoord — the arbiter thread.
+ *
+ * It wakes on its interval and when collectors publish new samples
+ * (coalesced: many publishes, one wake-up), copies the latest consistent view
+ * of all domains and the host out of the registry inside one short RCU read
+ * section, calls the (pure) policy, and hands the plan to the actuator. */
+#ifndef MEMCOORD_ARBITER_H
+#define MEMCOORD_ARBITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memcoord/actuator.h"
+#include "memcoord/policy.h"
+#include "memcoord/registry.h"
+
+struct mc_arbiter_cfg {
+	const struct mc_policy *policy;
+	struct mc_policy_params params;
+	int interval_ms;        /* decision interval */
+	uint64_t floor_kib;     /* configured floor for every domain */
+	bool once;              /* one decision (after first samples), then exit */
+	int once_wait_ms;       /* --once: longest wait for first samples */
+	void (*done)(void *opaque);  /* --once: called when the decision ran */
+	void *done_opaque;
+};
+
+/* A reusable snapshot buffer. */
+struct mc_snapshot {
+	struct mc_view view;
+	struct mc_vmeta *meta;
+	size_t cap;
+};
+
+void mc_snapshot_init(struct mc_snapshot *s);
+void mc_snapshot_fini(struct mc_snapshot *s);
+/* Copy the registry's domains and host into s inside one RCU read section.
+ * Domains without a sample yet are left out. The caller's thread must be
+ * RCU-registered. Returns 0 or -ENOMEM. */
+int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg,
+		      uint64_t floor_kib, int64_t now_ns);
+
+struct mc_arbiter;
+
+struct mc_arbiter_stats {
+	unsigned long passes;     /* policy decisions made */
+	unsigned long wakeups;    /* wake-ups from samples (coalesced) */
+	int64_t last_pass_ns;     /* duration of the last pass */
+};
+
+int mc_arbiter_start(struct mc_arbiter **out, struct mc_registry *reg,
+		     struct mc_actuator *act, const struct mc_arbiter_cfg *cfg);
+/* New data arrived; cheap and callable from any thread. */
+void mc_arbiter_kick(struct mc_arbiter *a);
+/* True once a --once arbiter has finished its decision. */
+bool mc_arbiter_done(struct mc_arbiter *a);
+/* 0 if the --once decision ran, -ETIMEDOUT if no sample ever came. */
+int mc_arbiter_result(struct mc_arbiter *a);
+void mc_arbiter_get_stats(struct mc_arbiter *a, struct mc_arbiter_stats *out);
+/* Stop and join the thread, free everything. Accepts NULL. */
+void mc_arbiter_stop(struct mc_arbiter *a);
+
+#endif

@@ -1,0 +1,93 @@
+/* memcoord — the domain registry: an RCU lock-free hash table keyed by UUID.
+ *
+ * One record (struct mc_domain) per active domain. Records are linked in a
+ * cds_lfht; readers traverse it inside rcu_read_lock(). Each record points to
+ * its latest immutable sample; collectors replace it with rcu_xchg_pointer and
+ * free the old one with call_rcu. A removed record is freed with call_rcu
+ * after its collector thread has been joined.
+ *
+ * Every thread using these functions must be registered with liburcu
+ * (rcu_register_thread). */
+#ifndef MEMCOORD_REGISTRY_H
+#define MEMCOORD_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define URCU_API_MAP 1
+#include <urcu/urcu-memb.h>
+#include <urcu/rculfhash.h>
+
+#include "memcoord/hv.h"
+
+struct mc_collector;
+
+/* One collection of a domain's state; immutable once published. */
+struct mc_sample {
+	uint64_t seq;                /* per-domain, 1 for the first sample */
+	int64_t taken_ns;            /* CLOCK_MONOTONIC when collected */
+	struct mc_stats stats;       /* every tag, with its present bit */
+	enum mc_dom_state state;
+	uint64_t max_kib;            /* domain maximum memory */
+	uint64_t cur_kib;            /* current balloon target (from info) */
+	uint64_t min_guarantee_kib;  /* 0 when unset */
+	bool has_stats;              /* false: the guest reports no balloon stats */
+	struct rcu_head rcu;
+};
+
+struct mc_domain {
+	struct cds_lfht_node node;
+	uint8_t uuid[MC_UUID_LEN];
+	char name[MC_NAME_LEN];
+	struct mc_sample *sample;    /* RCU pointer, NULL until the first sample */
+	int64_t last_set_ns;         /* written by the actuator (uatomic), 0 = never */
+	struct mc_collector *collector; /* owned by the thread that adds/removes */
+	struct rcu_head rcu;
+};
+
+/* The host's latest memory figures, published like a domain sample. */
+struct mc_host_sample {
+	uint64_t seq;
+	int64_t taken_ns;
+	struct mc_host_mem mem;
+	struct rcu_head rcu;
+};
+
+struct mc_registry {
+	struct cds_lfht *ht;
+	struct mc_host_sample *host;   /* RCU pointer, NULL until first sample */
+	unsigned long count;           /* records linked (uatomic) */
+};
+
+int mc_registry_init(struct mc_registry *r);
+/* The table must be empty and rcu_barrier() done before. */
+void mc_registry_destroy(struct mc_registry *r);
+
+/* Allocate a record (not linked). Returns NULL on ENOMEM. */
+struct mc_domain *mc_domain_new(const uint8_t uuid[MC_UUID_LEN], const char *name);
+/* Free a record that was never linked or whose grace period has passed. */
+void mc_domain_free(struct mc_domain *d);
+/* Free a record after a grace period (it and its last sample). The record
+ * must be unlinked and its collector joined. */
+void mc_domain_free_rcu(struct mc_domain *d);
+
+/* Caller holds the RCU read lock; the result is valid until it unlocks. */
+struct mc_domain *mc_registry_lookup(struct mc_registry *r,
+				     const uint8_t uuid[MC_UUID_LEN]);
+/* Link d unless a record with its UUID exists: 0 or -EEXIST.
+ * Takes the RCU read lock itself. */
+int mc_registry_add(struct mc_registry *r, struct mc_domain *d);
+/* Unlink d: 0, or -ENOENT if it was already unlinked. Takes the read lock. */
+int mc_registry_del(struct mc_registry *r, struct mc_domain *d);
+unsigned long mc_registry_count(struct mc_registry *r);
+
+/* Publish a new sample for d and free the previous one after a grace period
+ * (call_rcu: the calling thread must be RCU-registered). Only d's collector
+ * publishes, so there is a single writer per record. */
+void mc_domain_publish(struct mc_domain *d, struct mc_sample *s);
+void mc_registry_publish_host(struct mc_registry *r, struct mc_host_sample *s);
+
+/* Hash of a UUID for the table. */
+unsigned long mc_uuid_hash(const uint8_t uuid[MC_UUID_LEN]);
+
+#endif

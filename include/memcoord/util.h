@@ -1,0 +1,44 @@
+/* memcoord — small helpers shared by all modules: clocks, units, UUIDs. */
+#ifndef MEMCOORD_UTIL_H
+#define MEMCOORD_UTIL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define MC_UUID_LEN 16        /* raw UUID bytes, as libvirt's VIR_UUID_BUFLEN */
+#define MC_UUID_STR_LEN 37    /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
+#define MC_NAME_LEN 128       /* domain names longer than this are truncated */
+
+#define MC_KIB_PER_MIB 1024ULL
+#define MC_NS_PER_MS 1000000LL
+#define MC_NS_PER_S 1000000000LL
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t mc_now_ns(void);
+
+/* Absolute CLOCK_MONOTONIC timespec at now + delta_ns, for
+ * pthread_cond_timedwait on a condvar created with mc_cond_init_monotonic. */
+struct timespec mc_deadline_ts(int64_t delta_ns);
+struct timespec mc_ns_to_ts(int64_t ns);
+
+/* Initialise a condition variable that waits on CLOCK_MONOTONIC. */
+int mc_cond_init_monotonic(pthread_cond_t *cond);
+
+void mc_uuid_format(const uint8_t uuid[MC_UUID_LEN], char out[MC_UUID_STR_LEN]);
+/* Accepts the 36-character form with dashes; returns 0 or -EINVAL. */
+int mc_uuid_parse(const char *s, uint8_t uuid[MC_UUID_LEN]);
+
+/* Copies at most dstlen-1 bytes and always terminates. */
+void mc_strlcpy(char *dst, const char *src, size_t dstlen);
+
+/* Parse an unsigned decimal integer that must consume the whole string.
+ * Returns 0, -EINVAL (not a number, sign, trailing junk) or -ERANGE. */
+int mc_parse_u64(const char *s, uint64_t *out);
+
+static inline uint64_t mc_mib_to_kib(uint64_t mib) { return mib * MC_KIB_PER_MIB; }
+static inline uint64_t mc_kib_to_mib(uint64_t kib) { return kib / MC_KIB_PER_MIB; }
+
+#endif

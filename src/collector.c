@@ -1,0 +1,374 @@
+/* memcoord — per-domain collector threads and the host collector.
+ *
+ * Each collector owns one hypervisor handle and one record's sample pointer:
+ * it is the only writer of d->sample, so publication is a single
+ * rcu_xchg_pointer and the old sample goes to call_rcu. Waiting is always on
+ * the collector's condition variable with an absolute CLOCK_MONOTONIC
+ * deadline, so a stop request is seen at once. */
+#include "memcoord/collector.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memcoord/log.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define MC_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MC_SANITIZED 1
+#endif
+#endif
+
+/* AddressSanitizer's redzones multiply stack use; give sanitized builds room. */
+#ifdef MC_SANITIZED
+#define STACK_BYTES (1024 * 1024)
+#else
+#define STACK_BYTES (MC_COLLECTOR_STACK_KIB * 1024)
+#endif
+
+struct mc_collector {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;                 /* under lock */
+	int exited;                /* uatomic: the thread function returned */
+	struct mc_domain *d;
+	struct mc_collector_env env;
+};
+
+static unsigned long live_collectors;
+
+unsigned long mc_collector_live_count(void)
+{
+	return uatomic_read(&live_collectors);
+}
+
+/* Wait until the absolute monotonic deadline or a stop request.
+ * Returns true when asked to stop. */
+static bool wait_until(pthread_mutex_t *lock, pthread_cond_t *cond,
+		       const bool *stop, int64_t deadline_ns)
+{
+	struct timespec ts = mc_ns_to_ts(deadline_ns);
+	bool stopping;
+
+	pthread_mutex_lock(lock);
+	while (!*stop) {
+		if (pthread_cond_timedwait(cond, lock, &ts) == ETIMEDOUT)
+			break;
+	}
+	stopping = *stop;
+	pthread_mutex_unlock(lock);
+	return stopping;
+}
+
+/* A per-thread jitter in [0, range): start times spread over one period. */
+static int64_t jitter_ns(const void *seed_ptr, int64_t range)
+{
+	uint64_t x = (uint64_t)(uintptr_t)seed_ptr ^ (uint64_t)mc_now_ns();
+
+	/* xorshift64*: cheap and good enough to spread start times. */
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	x *= 2685821657736338717ULL;
+	return range > 0 ? (int64_t)(x % (uint64_t)range) : 0;
+}
+
+static void set_thread_name(const char *prefix, const char *name)
+{
+	char buf[16];
+	size_t n = strlen(prefix);
+
+	/* The kernel keeps 15 characters; tests look for "mc/<name>". */
+	mc_strlcpy(buf, prefix, sizeof(buf));
+	mc_strlcpy(buf + n, name, sizeof(buf) - n);
+	pthread_setname_np(pthread_self(), buf);
+}
+
+/* Per-thread state a collector keeps between periods. */
+struct col_state {
+	struct mc_hv_dom *h;
+	uint64_t seq;
+	bool stats_known;       /* has_stats was decided at least once */
+	bool had_stats;
+	bool period_set;
+	int last_err;           /* last error logged, to log a streak once */
+};
+
+/* Read the domain once and publish a sample. Returns 0, or a negative errno
+ * when nothing was published. */
+static int collect_once(struct mc_collector *c, struct col_state *st)
+{
+	struct mc_hv *hv = c->env.hv;
+	struct mc_dom_info info;
+	struct mc_sample *s;
+	int rc;
+
+	if (!st->h) {
+		rc = hv->ops->dom_open(hv, c->d->uuid, &st->h);
+		if (rc < 0)
+			return rc;
+	}
+	rc = hv->ops->dom_info(st->h, &info);
+	if (rc < 0)
+		return rc;
+	if (info.has_balloon && !st->period_set) {
+		int period_s = c->env.period_ms >= 1000 ? c->env.period_ms / 1000 : 1;
+
+		rc = hv->ops->dom_set_period(st->h, period_s);
+		if (rc < 0 && rc != -ENOTSUP)
+			mc_info("%s: cannot set balloon stats period to %d s: %s",
+				c->d->name, period_s, mc_hv_last_error());
+		st->period_set = true;
+	}
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	if (info.has_balloon) {
+		rc = hv->ops->dom_stats(st->h, &s->stats);
+		if (rc < 0) {
+			free(s);
+			return rc;
+		}
+	}
+	s->seq = ++st->seq;
+	s->taken_ns = mc_now_ns();
+	s->state = info.state;
+	s->max_kib = info.max_kib;
+	s->cur_kib = info.cur_kib;
+	s->min_guarantee_kib = info.min_guarantee_kib;
+	/* A guest without a balloon driver reports at most "actual" (the
+	 * hypervisor's own figure): without unused/usable there is nothing
+	 * to decide on. */
+	s->has_stats = mc_stats_has(&s->stats, MC_STAT_UNUSED) ||
+		       mc_stats_has(&s->stats, MC_STAT_USABLE);
+	if (!mc_stats_has(&s->stats, MC_STAT_ACTUAL)) {
+		s->stats.val[MC_STAT_ACTUAL] = info.cur_kib;
+		s->stats.present |= 1u << MC_STAT_ACTUAL;
+	}
+
+	if (!st->stats_known || st->had_stats != s->has_stats) {
+		if (!s->has_stats)
+			mc_info("%s: guest reports no balloon statistics (%s); left out of decisions",
+				c->d->name, info.has_balloon ? "no balloon driver?" : "no balloon device");
+		else if (st->stats_known)
+			mc_info("%s: guest reports balloon statistics again", c->d->name);
+		st->stats_known = true;
+		st->had_stats = s->has_stats;
+	}
+
+	mc_domain_publish(c->d, s);
+	if (c->env.published)
+		c->env.published(c->env.opaque);
+	return 0;
+}
+
+static void log_error_streak(struct mc_collector *c, struct col_state *st, int rc)
+{
+	if (rc == st->last_err)
+		return;
+	st->last_err = rc;
+	switch (rc) {
+	case -ENOENT:
+		/* The lifecycle event removing it is on its way. */
+		mc_debug("%s: domain vanished; waiting for its removal", c->d->name);
+		break;
+	case -ENOTCONN:
+		mc_debug("%s: no hypervisor connection; keeping the last sample", c->d->name);
+		break;
+	default:
+		mc_warn("%s: cannot read statistics: %s", c->d->name,
+			rc == -ENOMEM ? "out of memory" : mc_hv_last_error());
+	}
+}
+
+static void *collector_main(void *arg)
+{
+	struct mc_collector *c = arg;
+	struct col_state st = {0};
+	int64_t period_ns = (int64_t)c->env.period_ms * MC_NS_PER_MS;
+	int64_t next;
+
+	rcu_register_thread();
+	set_thread_name("mc/", c->d->name);
+
+	next = mc_now_ns() + jitter_ns(c, (int64_t)c->env.jitter_ms * MC_NS_PER_MS);
+	while (!wait_until(&c->lock, &c->cond, &c->stop, next)) {
+		int rc = collect_once(c, &st);
+
+		if (rc < 0) {
+			log_error_streak(c, &st, rc);
+			/* A handle from a vanished domain is useless; reopen. */
+			if (rc == -ENOENT && st.h) {
+				c->env.hv->ops->dom_close(st.h);
+				st.h = NULL;
+			}
+		} else {
+			st.last_err = 0;
+		}
+		next += period_ns;
+		int64_t now = mc_now_ns();
+		if (next <= now)   /* fell behind: do not burst to catch up */
+			next = now + period_ns;
+	}
+
+	if (st.h)
+		c->env.hv->ops->dom_close(st.h);
+	rcu_unregister_thread();
+	uatomic_dec(&live_collectors);
+	uatomic_set(&c->exited, 1);
+	return NULL;
+}
+
+int mc_collector_start(struct mc_domain *d, const struct mc_collector_env *env)
+{
+	struct mc_collector *c;
+	pthread_attr_t attr;
+	int rc;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->d = d;
+	c->env = *env;
+	pthread_mutex_init(&c->lock, NULL);
+	rc = mc_cond_init_monotonic(&c->cond);
+	if (rc < 0)
+		goto fail;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, STACK_BYTES);
+	uatomic_inc(&live_collectors);
+	rc = -pthread_create(&c->thread, &attr, collector_main, c);
+	pthread_attr_destroy(&attr);
+	if (rc < 0) {
+		uatomic_dec(&live_collectors);
+		pthread_cond_destroy(&c->cond);
+		goto fail;
+	}
+	d->collector = c;
+	return 0;
+fail:
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	return rc;
+}
+
+void mc_collector_request_stop(struct mc_collector *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->stop = true;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void collector_free(struct mc_collector *c)
+{
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+int mc_collector_try_join(struct mc_collector *c)
+{
+	if (!uatomic_read(&c->exited))
+		return -EBUSY;
+	pthread_join(c->thread, NULL);
+	collector_free(c);
+	return 0;
+}
+
+void mc_collector_join(struct mc_collector *c)
+{
+	if (!c)
+		return;
+	mc_collector_request_stop(c);
+	pthread_join(c->thread, NULL);
+	collector_free(c);
+}
+
+/* ---- the host collector ------------------------------------------------ */
+
+struct mc_hostmon {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+	struct mc_collector_env env;
+};
+
+static void *hostmon_main(void *arg)
+{
+	struct mc_hostmon *h = arg;
+	int64_t period_ns = (int64_t)h->env.period_ms * MC_NS_PER_MS;
+	int64_t next = mc_now_ns();
+	uint64_t seq = 0;
+	int last_err = 0;
+
+	rcu_register_thread();
+	pthread_setname_np(pthread_self(), "mc-host");
+	while (!wait_until(&h->lock, &h->cond, &h->stop, next)) {
+		struct mc_host_sample *s = calloc(1, sizeof(*s));
+		int rc = s ? h->env.hv->ops->host_mem(h->env.hv, &s->mem) : -ENOMEM;
+
+		if (rc == 0) {
+			s->seq = ++seq;
+			s->taken_ns = mc_now_ns();
+			mc_registry_publish_host(h->env.reg, s);
+			if (h->env.published)
+				h->env.published(h->env.opaque);
+			last_err = 0;
+		} else {
+			free(s);
+			if (rc != last_err && rc != -ENOTCONN)
+				mc_warn("cannot read host memory: %s", mc_hv_last_error());
+			last_err = rc;
+		}
+		next += period_ns;
+		if (next <= mc_now_ns())
+			next = mc_now_ns() + period_ns;
+	}
+	rcu_unregister_thread();
+	return NULL;
+}
+
+int mc_hostmon_start(struct mc_hostmon **out, const struct mc_collector_env *env)
+{
+	struct mc_hostmon *h = calloc(1, sizeof(*h));
+	int rc;
+
+	if (!h)
+		return -ENOMEM;
+	h->env = *env;
+	pthread_mutex_init(&h->lock, NULL);
+	rc = mc_cond_init_monotonic(&h->cond);
+	if (rc == 0)
+		rc = -pthread_create(&h->thread, NULL, hostmon_main, h);
+	if (rc < 0) {
+		pthread_mutex_destroy(&h->lock);
+		free(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+void mc_hostmon_stop(struct mc_hostmon *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->stop = true;
+	pthread_cond_signal(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->thread, NULL);
+	pthread_cond_destroy(&h->cond);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}

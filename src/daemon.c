@@ -1,0 +1,506 @@
+/* memcoord — the daemon's wiring and its start/stop order. */
+#include "memcoord/daemon.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "memcoord/actuator.h"
+#include "memcoord/arbiter.h"
+#include "memcoord/collector.h"
+#include "memcoord/log.h"
+
+struct ev {
+	struct ev *next;
+	enum mc_hv_event kind;
+	uint8_t uuid[MC_UUID_LEN];
+	char name[MC_NAME_LEN];
+};
+
+struct mc_daemon {
+	struct mc_config cfg;
+	const char *uri_shown;          /* for messages */
+	struct mc_hv *hv;
+	struct mc_registry reg;
+	bool reg_ready;
+	struct mc_actuator act;
+	struct mc_arbiter *arb;
+	struct mc_hostmon *hostmon;
+
+	int evfd;
+	pthread_mutex_t qlock;
+	struct ev *qhead, *qtail;
+
+	/* Records unlinked whose collectors have not been joined yet;
+	 * touched by the processing thread only. */
+	struct mc_domain **retiring;
+	size_t nretiring, capretiring;
+
+	bool connected;
+	bool ever_connected;
+	int64_t next_resync_ns;
+	bool finished;                  /* uatomic */
+	bool stopped;
+};
+
+static void wake(struct mc_daemon *d)
+{
+	uint64_t one = 1;
+
+	/* An eventfd write only fails when the counter would overflow, and
+	 * then the reader is already awake. */
+	if (write(d->evfd, &one, sizeof(one)) < 0)
+		return;
+}
+
+/* Backend event thread: queue and return. */
+static void on_hv_event(void *opaque, enum mc_hv_event kind,
+			const uint8_t uuid[MC_UUID_LEN], const char *name)
+{
+	struct mc_daemon *d = opaque;
+	struct ev *e = calloc(1, sizeof(*e));
+
+	if (!e) {
+		/* Nothing lost for good: the next resync repairs the set. */
+		return;
+	}
+	e->kind = kind;
+	if (uuid)
+		memcpy(e->uuid, uuid, MC_UUID_LEN);
+	mc_strlcpy(e->name, name ? name : "", sizeof(e->name));
+	pthread_mutex_lock(&d->qlock);
+	if (d->qtail)
+		d->qtail->next = e;
+	else
+		d->qhead = e;
+	d->qtail = e;
+	pthread_mutex_unlock(&d->qlock);
+	wake(d);
+}
+
+static void on_published(void *opaque)
+{
+	struct mc_daemon *d = opaque;
+
+	if (d->arb)
+		mc_arbiter_kick(d->arb);
+}
+
+static void on_once_done(void *opaque)
+{
+	struct mc_daemon *d = opaque;
+
+	uatomic_set(&d->finished, true);
+	wake(d);
+}
+
+int mc_daemon_create(struct mc_daemon **out, const struct mc_config *cfg)
+{
+	struct mc_daemon *d = calloc(1, sizeof(*d));
+	struct mc_hv_callbacks cb;
+	int rc;
+
+	if (!d)
+		return -ENOMEM;
+	d->cfg = *cfg;
+	d->cfg.uri = cfg->uri ? strdup(cfg->uri) : NULL;
+	if (cfg->uri && !d->cfg.uri) {
+		free(d);
+		return -ENOMEM;
+	}
+	d->uri_shown = d->cfg.uri ? d->cfg.uri
+		     : getenv("LIBVIRT_DEFAULT_URI") ? getenv("LIBVIRT_DEFAULT_URI")
+		     : "qemu:///system";
+	d->evfd = -1;
+	pthread_mutex_init(&d->qlock, NULL);
+	d->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->evfd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = mc_registry_init(&d->reg);
+	if (rc < 0)
+		goto fail;
+	d->reg_ready = true;
+	cb.event = on_hv_event;
+	cb.opaque = d;
+	rc = mc_hv_libvirt_create(d->cfg.uri, &cb, &d->hv);
+	if (rc < 0)
+		goto fail;
+	*out = d;
+	return 0;
+fail:
+	mc_daemon_destroy(d);
+	return rc;
+}
+
+int mc_daemon_fd(struct mc_daemon *d)
+{
+	return d->evfd;
+}
+
+struct mc_registry *mc_daemon_registry(struct mc_daemon *d)
+{
+	return &d->reg;
+}
+
+unsigned long mc_daemon_passes(struct mc_daemon *d)
+{
+	struct mc_arbiter_stats st = {0};
+
+	if (d->arb)
+		mc_arbiter_get_stats(d->arb, &st);
+	return st.passes;
+}
+
+bool mc_daemon_finished(struct mc_daemon *d)
+{
+	return uatomic_read(&d->finished);
+}
+
+/* ---- domain set: add, remove, reap, resync ------------------------------ */
+
+static void add_domain(struct mc_daemon *d, const uint8_t uuid[MC_UUID_LEN],
+		       const char *name, bool jitter)
+{
+	struct mc_collector_env env = {
+		.hv = d->hv,
+		.reg = &d->reg,
+		.period_ms = d->cfg.stats_period_s * 1000,
+		.jitter_ms = jitter ? d->cfg.stats_period_s * 1000 : 0,
+		.published = on_published,
+		.opaque = d,
+	};
+	struct mc_domain *rec = mc_domain_new(uuid, name);
+	int rc;
+
+	if (!rec) {
+		mc_err("%s: out of memory adding the domain", name);
+		return;
+	}
+	rc = mc_registry_add(&d->reg, rec);
+	if (rc == -EEXIST) {
+		mc_domain_free(rec);
+		return;
+	}
+	rc = mc_collector_start(rec, &env);
+	if (rc < 0) {
+		mc_err("%s: cannot start its collector thread: %s", name, strerror(-rc));
+		mc_registry_del(&d->reg, rec);
+		/* Readers may have seen the record: free after a grace period. */
+		mc_domain_free_rcu(rec);
+		return;
+	}
+	mc_info("%s: domain is running; collecting its statistics", rec->name);
+}
+
+static void retire(struct mc_daemon *d, struct mc_domain *rec)
+{
+	if (d->nretiring == d->capretiring) {
+		size_t cap = d->capretiring ? d->capretiring * 2 : 16;
+		struct mc_domain **r = realloc(d->retiring, cap * sizeof(*r));
+
+		if (!r) {
+			/* Cannot defer: wait for the collector here. */
+			mc_collector_join(rec->collector);
+			mc_domain_free_rcu(rec);
+			return;
+		}
+		d->retiring = r;
+		d->capretiring = cap;
+	}
+	d->retiring[d->nretiring++] = rec;
+}
+
+/* Caller is the processing thread, the only one that unlinks records, so
+ * rec stays valid after the read section that found it. */
+static void remove_domain(struct mc_daemon *d, struct mc_domain *rec, const char *why)
+{
+	if (mc_registry_del(&d->reg, rec) < 0)
+		return;
+	mc_collector_request_stop(rec->collector);
+	retire(d, rec);
+	mc_info("%s: domain %s; dropped", rec->name, why);
+}
+
+static void reap(struct mc_daemon *d)
+{
+	size_t i = 0;
+
+	while (i < d->nretiring) {
+		struct mc_domain *rec = d->retiring[i];
+
+		if (mc_collector_try_join(rec->collector) == 0) {
+			rec->collector = NULL;
+			mc_domain_free_rcu(rec);
+			d->retiring[i] = d->retiring[--d->nretiring];
+		} else {
+			i++;
+		}
+	}
+}
+
+static int cmp_uuid(const void *a, const void *b)
+{
+	return memcmp(a, b, MC_UUID_LEN);
+}
+
+/* Make the registry match a full listing. */
+static void resync(struct mc_daemon *d)
+{
+	struct mc_dom_info *list = NULL;
+	uint8_t (*uuids)[MC_UUID_LEN] = NULL;
+	struct mc_domain **gone = NULL;
+	size_t n = 0, ngone = 0, cap;
+	struct cds_lfht_iter iter;
+	struct mc_domain *rec;
+	int rc;
+
+	rc = d->hv->ops->list(d->hv, &list, &n);
+	if (rc < 0) {
+		if (rc != -ENOTCONN)
+			mc_warn("cannot list domains: %s", mc_hv_last_error());
+		return;
+	}
+	uuids = calloc(n ? n : 1, sizeof(*uuids));
+	if (!uuids)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		memcpy(uuids[i], list[i].uuid, MC_UUID_LEN);
+	qsort(uuids, n, sizeof(*uuids), cmp_uuid);
+
+	/* Records no longer listed. The count may change under us only by
+	 * this thread, so it bounds the array. */
+	cap = mc_registry_count(&d->reg);
+	gone = calloc(cap ? cap : 1, sizeof(*gone));
+	if (!gone)
+		goto out;
+	rcu_read_lock();
+	cds_lfht_for_each_entry(d->reg.ht, &iter, rec, node) {
+		if (ngone < cap && !bsearch(rec->uuid, uuids, n, sizeof(*uuids), cmp_uuid))
+			gone[ngone++] = rec;
+	}
+	rcu_read_unlock();
+	for (size_t i = 0; i < ngone; i++)
+		remove_domain(d, gone[i], "is no longer running (resync)");
+
+	for (size_t i = 0; i < n; i++)
+		add_domain(d, list[i].uuid, list[i].name, true);
+	mc_debug("resync: %zu domains running, %zu dropped", n, ngone);
+out:
+	free(gone);
+	free(uuids);
+	free(list);
+}
+
+static void handle_event(struct mc_daemon *d, const struct ev *e)
+{
+	struct mc_domain *rec;
+
+	switch (e->kind) {
+	case MC_HV_EV_STARTED:
+		add_domain(d, e->uuid, e->name, false);
+		break;
+	case MC_HV_EV_STOPPED:
+		rcu_read_lock();
+		rec = mc_registry_lookup(&d->reg, e->uuid);
+		rcu_read_unlock();
+		if (rec)
+			remove_domain(d, rec, "stopped");
+		break;
+	case MC_HV_EV_CONNECTED:
+		if (d->ever_connected)
+			mc_notice("reconnected to %s; resynchronising", d->uri_shown);
+		else
+			mc_info("connected to %s", d->uri_shown);
+		d->connected = true;
+		d->ever_connected = true;
+		resync(d);
+		d->next_resync_ns = mc_now_ns() + (int64_t)d->cfg.resync_s * MC_NS_PER_S;
+		break;
+	case MC_HV_EV_DISCONNECTED:
+		d->connected = false;
+		mc_warn("lost the connection to %s; reconnecting", d->uri_shown);
+		break;
+	}
+}
+
+int mc_daemon_process(struct mc_daemon *d)
+{
+	uint64_t cnt;
+	struct ev *e;
+	int64_t now, wait_ms;
+
+	if (read(d->evfd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+		mc_debug("eventfd read: %s", strerror(errno));
+
+	for (;;) {
+		pthread_mutex_lock(&d->qlock);
+		e = d->qhead;
+		if (e) {
+			d->qhead = e->next;
+			if (!d->qhead)
+				d->qtail = NULL;
+		}
+		pthread_mutex_unlock(&d->qlock);
+		if (!e)
+			break;
+		handle_event(d, e);
+		free(e);
+	}
+
+	reap(d);
+
+	now = mc_now_ns();
+	if (d->connected && now >= d->next_resync_ns) {
+		resync(d);
+		d->next_resync_ns = now + (int64_t)d->cfg.resync_s * MC_NS_PER_S;
+	}
+	/* Collectors exit within microseconds of a stop request; poll again
+	 * soon while some are retiring. */
+	if (d->nretiring)
+		return 10;
+	wait_ms = d->connected ? (d->next_resync_ns - now) / MC_NS_PER_MS + 1 : 1000;
+	return wait_ms > 60000 ? 60000 : (int)wait_ms;
+}
+
+/* ---- start and stop ----------------------------------------------------- */
+
+static uint64_t host_reserve(struct mc_daemon *d)
+{
+	struct mc_host_mem hm = {0};
+	uint64_t total_kib = 0;
+
+	if (d->cfg.host_reserve_set)
+		return d->cfg.host_reserve_kib;
+	if (d->hv->ops->host_mem(d->hv, &hm) == 0 && hm.has_total)
+		total_kib = hm.total_kib;
+	else {
+		/* Not connected yet: size the reserve from this machine's RAM,
+		 * the usual case of a local hypervisor. */
+		long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+
+		if (pages > 0 && psz > 0)
+			total_kib = (uint64_t)pages * (uint64_t)psz / 1024;
+	}
+	return mc_config_default_reserve_kib(total_kib);
+}
+
+int mc_daemon_start(struct mc_daemon *d)
+{
+	struct mc_actuator_cfg acfg;
+	struct mc_arbiter_cfg arbcfg;
+	struct mc_collector_env env;
+	int rc;
+
+	rc = mc_hv_start(d->hv, !d->cfg.once);
+	if (rc < 0) {
+		mc_err("cannot connect to %s: %s%s", d->uri_shown, mc_hv_last_error(),
+		       d->cfg.once ? "" : "; retrying in the background");
+		if (d->cfg.once)
+			return rc;
+	}
+
+	acfg.dry_run = d->cfg.dry_run;
+	acfg.host_reserve_kib = host_reserve(d);
+	mc_actuator_init(&d->act, d->hv, &d->reg, &acfg);
+	mc_info("policy %s, interval %d ms, stats period %d s, floor %llu MiB, host reserve %llu MiB%s",
+		d->cfg.policy, d->cfg.interval_ms, d->cfg.stats_period_s,
+		(unsigned long long)mc_kib_to_mib(d->cfg.floor_kib),
+		(unsigned long long)mc_kib_to_mib(acfg.host_reserve_kib),
+		d->cfg.dry_run ? ", dry run" : "");
+
+	memset(&arbcfg, 0, sizeof(arbcfg));
+	arbcfg.policy = mc_policy_find(d->cfg.policy);
+	arbcfg.params = d->cfg.params;
+	arbcfg.interval_ms = d->cfg.interval_ms;
+	arbcfg.floor_kib = d->cfg.floor_kib;
+	arbcfg.once = d->cfg.once;
+	arbcfg.once_wait_ms = MC_DEF_ONCE_WAIT_MS;
+	arbcfg.done = on_once_done;
+	arbcfg.done_opaque = d;
+	rc = mc_arbiter_start(&d->arb, &d->reg, &d->act, &arbcfg);
+	if (rc < 0) {
+		mc_err("cannot start the arbiter: %s", strerror(-rc));
+		return rc;
+	}
+
+	memset(&env, 0, sizeof(env));
+	env.hv = d->hv;
+	env.reg = &d->reg;
+	env.period_ms = d->cfg.stats_period_s * 1000;
+	env.published = on_published;
+	env.opaque = d;
+	rc = mc_hostmon_start(&d->hostmon, &env);
+	if (rc < 0) {
+		mc_err("cannot start the host collector: %s", strerror(-rc));
+		return rc;
+	}
+	/* The CONNECTED event queued by the backend triggers the first
+	 * listing; process it now so --once sees every domain. */
+	mc_daemon_process(d);
+	return 0;
+}
+
+void mc_daemon_stop(struct mc_daemon *d)
+{
+	struct cds_lfht_iter iter;
+	struct mc_domain *rec;
+
+	if (!d || d->stopped)
+		return;
+	d->stopped = true;
+
+	/* 1. No more decisions. */
+	mc_arbiter_stop(d->arb);
+	d->arb = NULL;
+	/* 2. No more host samples. */
+	mc_hostmon_stop(d->hostmon);
+	d->hostmon = NULL;
+	/* 3. Unlink every record and stop every collector, then join them:
+	 *    all stop requests first so they exit in parallel. */
+	if (d->reg_ready) {
+		rcu_read_lock();
+		cds_lfht_for_each_entry(d->reg.ht, &iter, rec, node) {
+			if (mc_registry_del(&d->reg, rec) == 0) {
+				mc_collector_request_stop(rec->collector);
+				retire(d, rec);
+			}
+		}
+		rcu_read_unlock();
+	}
+	for (size_t i = 0; i < d->nretiring; i++) {
+		mc_collector_join(d->retiring[i]->collector);
+		d->retiring[i]->collector = NULL;
+		mc_domain_free_rcu(d->retiring[i]);
+	}
+	d->nretiring = 0;
+	/* 4. The backend: no more events. */
+	mc_hv_stop(d->hv);
+	/* 5. Every deferred free done before the table goes. */
+	rcu_barrier();
+}
+
+void mc_daemon_destroy(struct mc_daemon *d)
+{
+	struct ev *e;
+
+	if (!d)
+		return;
+	mc_daemon_stop(d);
+	mc_hv_destroy(d->hv);
+	if (d->reg_ready)
+		mc_registry_destroy(&d->reg);
+	while ((e = d->qhead)) {
+		d->qhead = e->next;
+		free(e);
+	}
+	free(d->retiring);
+	if (d->evfd >= 0)
+		close(d->evfd);
+	pthread_mutex_destroy(&d->qlock);
+	free(d->cfg.uri);
+	free(d);
+}

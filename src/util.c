@@ -1,0 +1,117 @@
+/* memcoord — small helpers: clocks, UUIDs, strings, numbers. */
+#include "memcoord/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int64_t mc_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * MC_NS_PER_S + ts.tv_nsec;
+}
+
+struct timespec mc_ns_to_ts(int64_t ns)
+{
+	struct timespec ts = {
+		.tv_sec = ns / MC_NS_PER_S,
+		.tv_nsec = ns % MC_NS_PER_S,
+	};
+	return ts;
+}
+
+struct timespec mc_deadline_ts(int64_t delta_ns)
+{
+	return mc_ns_to_ts(mc_now_ns() + delta_ns);
+}
+
+int mc_cond_init_monotonic(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+	int rc;
+
+	rc = pthread_condattr_init(&attr);
+	if (rc)
+		return -rc;
+	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (!rc)
+		rc = pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+	return -rc;
+}
+
+void mc_uuid_format(const uint8_t uuid[MC_UUID_LEN], char out[MC_UUID_STR_LEN])
+{
+	snprintf(out, MC_UUID_STR_LEN,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 uuid[0], uuid[1], uuid[2], uuid[3], uuid[4], uuid[5], uuid[6], uuid[7],
+		 uuid[8], uuid[9], uuid[10], uuid[11], uuid[12], uuid[13], uuid[14], uuid[15]);
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int mc_uuid_parse(const char *s, uint8_t uuid[MC_UUID_LEN])
+{
+	/* Dashes are accepted only at the canonical 8-4-4-4-12 positions. */
+	static const int dash_at[] = {8, 13, 18, 23};
+	size_t i, nd = 0, ob = 0;
+
+	if (!s || strlen(s) != 36)
+		return -EINVAL;
+	for (i = 0; i < 36; ) {
+		if (nd < 4 && (int)i == dash_at[nd]) {
+			if (s[i] != '-')
+				return -EINVAL;
+			nd++;
+			i++;
+			continue;
+		}
+		int hi = hexval((unsigned char)s[i]);
+		int lo = hexval((unsigned char)s[i + 1]);
+		if (hi < 0 || lo < 0 || ob >= MC_UUID_LEN)
+			return -EINVAL;
+		uuid[ob++] = (uint8_t)(hi << 4 | lo);
+		i += 2;
+	}
+	return ob == MC_UUID_LEN ? 0 : -EINVAL;
+}
+
+void mc_strlcpy(char *dst, const char *src, size_t dstlen)
+{
+	size_t n;
+
+	if (!dstlen)
+		return;
+	n = strnlen(src ? src : "", dstlen - 1);
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
+}
+
+int mc_parse_u64(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (*end != '\0')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
