@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# memcoord — the whole test suite: set-up, a -Werror build, every test, and
+# the same suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Prints "tests: N passed, M failed" last and exits non-zero if any failed.
+#   scripts/test.sh            everything
+#   scripts/test.sh --quick    the plain build only (no sanitizers)
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+scripts/setup.sh || { echo "tests: 0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+skipped=0
+
+# run_suite BUILD_DIR [meson setup options...]
+run_suite() {
+	local dir=$1; shift
+	local log="$dir/suite.log"
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" -Dwerror=true "$@" >/dev/null || { failed=$((failed + 1)); return; }
+	fi
+	if ! meson compile -C "$dir" >"$dir.compile.log" 2>&1; then
+		cat "$dir.compile.log"
+		echo "build in $dir failed"
+		failed=$((failed + 1))
+		return
+	fi
+	meson test -C "$dir" --print-errorlogs --num-processes 2 2>&1 | tee "$log"
+	local ok fail to skip
+	ok=$(awk '/^Ok:/{print $2}' "$log")
+	fail=$(awk '/^Fail:/{print $2}' "$log")
+	to=$(awk '/^Timeout:/{print $2}' "$log")
+	skip=$(awk '/^Skipped:/{print $2}' "$log")
+	passed=$((passed + ${ok:-0}))
+	failed=$((failed + ${fail:-0} + ${to:-0}))
+	skipped=$((skipped + ${skip:-0}))
+	# A runner that printed no summary has failed.
+	[ -n "$ok" ] || failed=$((failed + 1))
+}
+
+mkdir -p build
+echo "== plain build (-Werror) =="
+run_suite build/plain
+if [ $quick -eq 0 ]; then
+	echo "== AddressSanitizer + UndefinedBehaviorSanitizer =="
+	run_suite build/asan -Db_sanitize=address,undefined -Db_lundef=false
+fi
+
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ $failed -eq 0 ]
