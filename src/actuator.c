@@ -1,0 +1,328 @@
+/* memcoord — the actuator: the last line of defence between a plan and the
+ * hypervisor (rules in actuator.h). Runs on the arbiter thread only, so its
+ * state (grant ring, stats) needs no lock.
+ *
+ * Host reserve accounting, in KiB:
+ *   headroom = host free (from the view's host sample)
+ *            - grants issued after that sample was taken (the ring)
+ *            - grants issued earlier in this plan
+ *            + shrinks issued earlier in this plan
+ *            - host_reserve_kib
+ * A grow may use at most the headroom. Shrinks are applied before grows, so
+ * that a transfer between two guests is net-neutral even when the host sits
+ * right at its reserve. Shrinks are credited only within the plan that made
+ * them (the memory reaches the host as the balloon inflates, which the next
+ * host sample shows); grants are remembered across plans until a host sample
+ * newer than the grant arrives. */
+#include "memcoord/actuator.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <urcu/uatomic.h>
+
+#include "memcoord/log.h"
+
+#define MC_ACT_NGRANT ((unsigned)(sizeof(((struct mc_actuator *)0)->grant_ns) / \
+				   sizeof(((struct mc_actuator *)0)->grant_ns[0])))
+
+/* Enough for any "%llu.%u" below: 20 digits, ".", a digit and a NUL. */
+#define ACT_MIB_LEN 24
+
+enum act_kind {
+	ACT_SKIP,     /* not applied: paused, stale, no-op, invalid */
+	ACT_SHRINK,   /* target < actual */
+	ACT_GROW,     /* target > actual */
+};
+
+/* One action after the checks that do not depend on the host. */
+struct act_eval {
+	enum act_kind kind;
+	const struct mc_vdom *d;
+	const char *name;      /* meta's name, or uuid_str if there is none */
+	char uuid_str[MC_UUID_STR_LEN];
+	uint64_t target_kib;   /* clamped to [floor, max] */
+	bool clamped;          /* floor/max changed the policy's target */
+	const char *why;       /* for ACT_SKIP: a debug message */
+};
+
+void mc_actuator_init(struct mc_actuator *a, struct mc_hv *hv,
+		      struct mc_registry *reg, const struct mc_actuator_cfg *cfg)
+{
+	memset(a, 0, sizeof(*a));
+	a->hv = hv;
+	a->reg = reg;
+	if (cfg)
+		a->cfg = *cfg;
+}
+
+static const char *act_mib(char buf[ACT_MIB_LEN], uint64_t kib)
+{
+	unsigned long long whole = kib / MC_KIB_PER_MIB;
+	/* Tenths, rounded half up, in integers (no floating point). */
+	unsigned tenths = (unsigned)(((kib % MC_KIB_PER_MIB) * 10 +
+				      MC_KIB_PER_MIB / 2) / MC_KIB_PER_MIB);
+
+	if (kib % MC_KIB_PER_MIB == 0)
+		snprintf(buf, ACT_MIB_LEN, "%llu", whole);
+	else if (tenths == 10)
+		snprintf(buf, ACT_MIB_LEN, "%llu.0", whole + 1);
+	else
+		snprintf(buf, ACT_MIB_LEN, "%llu.%u", whole, tenths);
+	return buf;
+}
+
+static int64_t act_sat_i64(uint64_t kib)
+{
+	return kib > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)kib;
+}
+
+/* Drop grants the host sample already reflects (issued at or before it was
+ * taken). The ring is kept in issue order, oldest first. */
+static void act_forget_grants(struct mc_actuator *a, int64_t host_taken_ns)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < a->ngrant; i++) {
+		if (a->grant_ns[i] <= host_taken_ns)
+			continue;
+		a->grant_ns[k] = a->grant_ns[i];
+		a->grant_kib[k] = a->grant_kib[i];
+		k++;
+	}
+	a->ngrant = k;
+}
+
+static int64_t act_pending_grants(const struct mc_actuator *a)
+{
+	int64_t sum = 0;
+
+	for (unsigned i = 0; i < a->ngrant; i++)
+		sum += a->grant_kib[i];
+	return sum;
+}
+
+/* Remember a grant until a host sample newer than now_ns arrives. When the
+ * ring is full the two oldest entries are merged, keeping the later time:
+ * the merged amount is then remembered a little longer than needed, which
+ * errs on the side of the reserve (never forgets a grant too early). */
+static void act_record_grant(struct mc_actuator *a, int64_t now_ns, uint64_t kib)
+{
+	if (a->ngrant == MC_ACT_NGRANT) {
+		a->grant_kib[1] += a->grant_kib[0];
+		memmove(&a->grant_ns[0], &a->grant_ns[1],
+			(MC_ACT_NGRANT - 1) * sizeof(a->grant_ns[0]));
+		memmove(&a->grant_kib[0], &a->grant_kib[1],
+			(MC_ACT_NGRANT - 1) * sizeof(a->grant_kib[0]));
+		a->ngrant--;
+	}
+	a->grant_ns[a->ngrant] = now_ns;
+	a->grant_kib[a->ngrant] = act_sat_i64(kib);
+	a->ngrant++;
+}
+
+/* Checks that depend only on the domain: index, state, freshness, floor and
+ * maximum. Fills *e (which must not be copied: e->name may point into it).
+ * Pure: the caller counts and logs, once per action. */
+static void act_evaluate(const struct mc_view *v, const struct mc_vmeta *meta,
+			 const struct mc_action *act, struct act_eval *e)
+{
+	const struct mc_vdom *d;
+	uint64_t lo, hi, t;
+
+	memset(e, 0, sizeof(*e));
+	e->kind = ACT_SKIP;
+	e->name = "?";
+	if (act->dom >= v->n) {
+		e->why = "no such domain in the view";
+		return;
+	}
+	d = &v->dom[act->dom];
+	e->d = d;
+	if (meta && meta[act->dom].name[0]) {
+		e->name = meta[act->dom].name;
+	} else {
+		mc_uuid_format(d->uuid, e->uuid_str);
+		e->name = e->uuid_str;
+	}
+	if (d->flags & MC_VDOM_PAUSED) {
+		e->why = "paused";
+		return;
+	}
+	if (d->flags & MC_VDOM_NO_STATS) {
+		e->why = "no balloon statistics";
+		return;
+	}
+	/* The balloon moves and the guest reacts over a stats period; a sample
+	 * taken before our last change says nothing about its effect. */
+	if (d->last_set_ns != 0 && d->taken_ns <= d->last_set_ns) {
+		e->why = "awaiting a fresh sample since the last change";
+		return;
+	}
+
+	hi = d->max_kib;
+	lo = d->floor_kib > hi ? hi : d->floor_kib;
+	t = act->target_kib;
+	if (t < lo)
+		t = lo;
+	if (t > hi)
+		t = hi;
+	e->clamped = t != act->target_kib;
+	/* A clamp never reverses the policy's direction: a shrink asked of a
+	 * domain already below its floor must not turn into a grow (which would
+	 * also bypass the policy's view of the host), nor a grow of a domain
+	 * above its maximum into a shrink. */
+	if ((act->target_kib < d->actual_kib && t > d->actual_kib) ||
+	    (act->target_kib > d->actual_kib && t < d->actual_kib))
+		t = d->actual_kib;
+	e->target_kib = t;
+	if (t == d->actual_kib) {
+		e->why = e->clamped ? "already at its floor/maximum" : "no change";
+		return;
+	}
+	e->kind = t < d->actual_kib ? ACT_SHRINK : ACT_GROW;
+}
+
+/* Issue one balloon change (or log it in dry-run). Returns 0 if applied,
+ * -ENOENT if the domain vanished, another negative errno on failure. */
+static int act_set(struct mc_actuator *a, const struct act_eval *e,
+		   const struct mc_action *act, int64_t now_ns)
+{
+	char from[ACT_MIB_LEN], to[ACT_MIB_LEN];
+	int r;
+
+	act_mib(from, e->d->actual_kib);
+	act_mib(to, e->target_kib);
+	if (a->cfg.dry_run) {
+		mc_info("would set %s: %s -> %s MiB (%s)", e->name, from, to, act->reason);
+		a->stats.applied++;
+		return 0;
+	}
+
+	r = a->hv->ops->set_memory(a->hv, e->d->uuid, e->target_kib);
+	if (r == -ENOENT) {
+		mc_info("%s vanished before its balloon could be set", e->name);
+		a->stats.skipped++;
+		return r;
+	}
+	if (r < 0) {
+		mc_warn("setting %s: %s -> %s MiB failed: %s", e->name, from, to,
+			mc_hv_last_error());
+		a->stats.failed++;
+		return r;
+	}
+	mc_info("set %s: %s -> %s MiB (%s)", e->name, from, to, act->reason);
+	a->stats.applied++;
+
+	if (e->kind == ACT_GROW)
+		act_record_grant(a, now_ns, e->target_kib - e->d->actual_kib);
+	if (a->reg) {
+		struct mc_domain *rd;
+
+		rcu_read_lock();
+		rd = mc_registry_lookup(a->reg, e->d->uuid);
+		if (rd)
+			uatomic_set(&rd->last_set_ns, now_ns);
+		rcu_read_unlock();
+	}
+	return 0;
+}
+
+/* Clip a grow to the host headroom. Returns false if nothing can be granted
+ * (logged); on true e->target_kib may have been lowered. */
+static bool act_fit_reserve(struct mc_actuator *a, const struct mc_view *v,
+			    struct act_eval *e, int64_t plan_delta_kib)
+{
+	char m1[ACT_MIB_LEN], m2[ACT_MIB_LEN];
+	uint64_t want = e->target_kib - e->d->actual_kib;
+	int64_t headroom;
+
+	if (!v->host.has_free) {
+		if (a->cfg.host_reserve_kib == 0)
+			return true;
+		mc_info("not growing %s: host free memory unknown and a reserve of %s MiB is configured",
+			e->name, act_mib(m1, a->cfg.host_reserve_kib));
+		return false;
+	}
+
+	headroom = act_sat_i64(v->host.free_kib) - act_pending_grants(a) +
+		   plan_delta_kib - act_sat_i64(a->cfg.host_reserve_kib);
+	if (headroom >= 0 && (uint64_t)headroom >= want)
+		return true;
+	if (headroom <= 0) {
+		/* What the host has left once pending grants land. */
+		int64_t left = headroom + act_sat_i64(a->cfg.host_reserve_kib);
+
+		mc_info("not growing %s: host free %s MiB would fall below reserve %s MiB",
+			e->name, act_mib(m1, left > 0 ? (uint64_t)left : 0),
+			act_mib(m2, a->cfg.host_reserve_kib));
+		return false;
+	}
+	mc_debug("%s: grow clipped from %s to %s MiB by the host reserve",
+		 e->name, act_mib(m1, want), act_mib(m2, (uint64_t)headroom));
+	e->target_kib = e->d->actual_kib + (uint64_t)headroom;
+	return true;
+}
+
+int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
+		      const struct mc_vmeta *meta, const struct mc_plan *p,
+		      int64_t now_ns)
+{
+	/* Memory this plan has returned to (+) or taken from (-) the host. */
+	int64_t plan_delta_kib = 0;
+	int applied = 0;
+
+	act_forget_grants(a, v->host.taken_ns);
+
+	/* Pass 0: skips and shrinks. Pass 1: grows, with the shrinks' credit.
+	 * Each action is counted in exactly one pass.
+	 * The plan must hold at most one action per domain: the view is not
+	 * updated between actions, so a second one would act on stale data. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < p->n; i++) {
+			const struct mc_action *act = &p->act[i];
+			struct act_eval e;
+
+			act_evaluate(v, meta, act, &e);
+
+			if (e.kind == ACT_SKIP) {
+				if (pass == 1)
+					continue;
+				if (e.clamped)
+					a->stats.clamped++;
+				a->stats.skipped++;
+				mc_debug("not setting %s: %s (%s)", e.name, e.why,
+					 act->reason);
+				continue;
+			}
+			if ((pass == 0) != (e.kind == ACT_SHRINK))
+				continue;
+
+			if (e.kind == ACT_GROW) {
+				uint64_t asked = e.target_kib;
+
+				if (!act_fit_reserve(a, v, &e, plan_delta_kib)) {
+					if (e.clamped)
+						a->stats.clamped++;
+					a->stats.skipped++;
+					continue;
+				}
+				if (e.target_kib != asked)
+					e.clamped = true;
+			}
+			if (e.clamped)
+				a->stats.clamped++;
+
+			if (act_set(a, &e, act, now_ns) < 0)
+				continue;
+			applied++;
+			if (e.kind == ACT_SHRINK)
+				plan_delta_kib += act_sat_i64(e.d->actual_kib - e.target_kib);
+			else
+				plan_delta_kib -= act_sat_i64(e.target_kib - e.d->actual_kib);
+		}
+	}
+	return applied;
+}

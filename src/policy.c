@@ -1,0 +1,20 @@
+/* memcoord — the table of known policies, looked up by name (--policy). */
+#include "memcoord/policy.h"
+
+#include <string.h>
+
+/* Every policy the daemon can run; the first is not implicitly the default
+ * (config.c names the default explicitly). */
+static const struct mc_policy *const mc_policies[] = {
+	&mc_policy_seed,
+};
+
+const struct mc_policy *mc_policy_find(const char *name)
+{
+	if (!name)
+		return NULL;
+	for (size_t i = 0; i < sizeof(mc_policies) / sizeof(mc_policies[0]); i++)
+		if (strcmp(mc_policies[i]->name, name) == 0)
+			return mc_policies[i];
+	return NULL;
+}

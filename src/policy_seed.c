@@ -1,0 +1,211 @@
+/* memcoord — the seed policy: the original coordinator's two thresholds.
+ *
+ * A pure function of the view and two thresholds (KiB): no libvirt, urcu,
+ * clock, I/O, locks or allocation. It reproduces the original program's
+ * decision (see SEED.md) with three deliberate differences:
+ *
+ *   - New balloon sizes are computed from the domain's current balloon
+ *     (`actual_kib`). The original used the "available" tag, which is the
+ *     guest's MemTotal: smaller than the balloon by the memory the guest
+ *     kernel reserves for itself, so every step of the original also shrank
+ *     the guest by that difference, and repeated steps walked guests down.
+ *   - Domains without balloon statistics (no UNUSED tag, or flagged
+ *     MC_VDOM_NO_STATS) are left out instead of being read as "0 unused",
+ *     which the original would have taken for the most loaded guest.
+ *   - Ties on unused are broken by the smallest UUID, so the decision does
+ *     not depend on the order of the view.
+ *
+ * The policy does not clamp to a domain's floor or maximum, nor consider the
+ * host reserve: the actuator does. Targets never underflow (a shrink larger
+ * than the balloon gives 0, which the actuator raises to the floor). */
+#include "memcoord/policy.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "memcoord/hv.h"
+
+/* Enough for any "%llu.%u" below: 20 digits, ".", a digit and a NUL. */
+#define SEED_MIB_LEN 24
+/* Hex of the first 4 UUID bytes: names live in the actuator's meta, so a
+ * reason points at the other domain of a transfer by this short form. */
+#define SEED_SHORT_UUID_LEN 9
+
+static bool seed_eligible(const struct mc_vdom *d)
+{
+	return !(d->flags & MC_VDOM_NO_STATS) &&
+	       (d->present & (1u << MC_STAT_UNUSED)) != 0;
+}
+
+/* KiB as MiB for reasons: whole MiB without decimals, else one decimal. */
+static const char *seed_mib(char buf[SEED_MIB_LEN], uint64_t kib)
+{
+	unsigned long long whole = kib / MC_KIB_PER_MIB;
+	/* Tenths, rounded half up, in integers (no floating point). */
+	unsigned tenths = (unsigned)(((kib % MC_KIB_PER_MIB) * 10 +
+				      MC_KIB_PER_MIB / 2) / MC_KIB_PER_MIB);
+
+	if (kib % MC_KIB_PER_MIB == 0)
+		snprintf(buf, SEED_MIB_LEN, "%llu", whole);
+	else if (tenths == 10)
+		snprintf(buf, SEED_MIB_LEN, "%llu.0", whole + 1);
+	else
+		snprintf(buf, SEED_MIB_LEN, "%llu.%u", whole, tenths);
+	return buf;
+}
+
+static const char *seed_short_uuid(char buf[SEED_SHORT_UUID_LEN],
+				   const uint8_t uuid[MC_UUID_LEN])
+{
+	snprintf(buf, SEED_SHORT_UUID_LEN, "%02x%02x%02x%02x",
+		 uuid[0], uuid[1], uuid[2], uuid[3]);
+	return buf;
+}
+
+static uint64_t seed_grow(uint64_t actual_kib, uint64_t by_kib)
+{
+	return actual_kib > UINT64_MAX - by_kib ? UINT64_MAX : actual_kib + by_kib;
+}
+
+static uint64_t seed_shrink(uint64_t actual_kib, uint64_t by_kib)
+{
+	return actual_kib < by_kib ? 0 : actual_kib - by_kib;
+}
+
+/* Append one action. -ENOSPC when the plan is full. */
+__attribute__((format(printf, 4, 5)))
+static int seed_push(struct mc_plan *plan, uint32_t dom, uint64_t target_kib,
+		     const char *fmt, ...)
+{
+	struct mc_action *a;
+	va_list ap;
+
+	if (plan->n >= plan->cap)
+		return -ENOSPC;
+	a = &plan->act[plan->n++];
+	a->dom = dom;
+	a->target_kib = target_kib;
+	va_start(ap, fmt);
+	vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+/* True if an action for dom is among plan->act[from, to). */
+static bool seed_has_action(const struct mc_plan *plan, size_t from, size_t to,
+			    uint32_t dom)
+{
+	for (size_t i = from; i < to; i++)
+		if (plan->act[i].dom == dom)
+			return true;
+	return false;
+}
+
+int mc_policy_seed_decide(const struct mc_view *v, const struct mc_seed_params *p,
+			  struct mc_plan *plan)
+{
+	const uint64_t loaded = p->loaded_kib, freet = p->free_kib;
+	const size_t first = plan->n;
+	char m1[SEED_MIB_LEN], m2[SEED_MIB_LEN], m3[SEED_MIB_LEN], m4[SEED_MIB_LEN],
+	     m5[SEED_MIB_LEN];
+	char u[SEED_SHORT_UUID_LEN];
+	const struct mc_vdom *d1 = NULL, *d2 = NULL;
+	uint32_t i1 = 0, i2 = 0;
+	int r = 0;
+
+	/* Step 1: D1 = least unused, D2 = most unused; ties -> smallest UUID. */
+	for (size_t i = 0; i < v->n; i++) {
+		const struct mc_vdom *d = &v->dom[i];
+
+		if (!seed_eligible(d))
+			continue;
+		if (!d1 || d->unused_kib < d1->unused_kib ||
+		    (d->unused_kib == d1->unused_kib &&
+		     memcmp(d->uuid, d1->uuid, MC_UUID_LEN) < 0)) {
+			d1 = d;
+			i1 = (uint32_t)i;
+		}
+		if (!d2 || d->unused_kib > d2->unused_kib ||
+		    (d->unused_kib == d2->unused_kib &&
+		     memcmp(d->uuid, d2->uuid, MC_UUID_LEN) < 0)) {
+			d2 = d;
+			i2 = (uint32_t)i;
+		}
+	}
+	if (!d1)
+		return 0;
+
+	if (d1->unused_kib <= loaded) {
+		/* Step 2: D1 is loaded. */
+		if (d2 != d1 && d2->unused_kib >= freet) {
+			r = seed_push(plan, i1, seed_grow(d1->actual_kib, loaded),
+				      "seed: unused %s MiB <= loaded %s MiB, +%s MiB from uuid %s (unused %s MiB)",
+				      seed_mib(m1, d1->unused_kib), seed_mib(m2, loaded),
+				      seed_mib(m3, loaded), seed_short_uuid(u, d2->uuid),
+				      seed_mib(m4, d2->unused_kib));
+			if (r < 0)
+				goto out;
+			r = seed_push(plan, i2, seed_shrink(d2->actual_kib, loaded),
+				      "seed: unused %s MiB >= free %s MiB, -%s MiB to uuid %s (unused %s MiB)",
+				      seed_mib(m1, d2->unused_kib), seed_mib(m2, freet),
+				      seed_mib(m3, loaded), seed_short_uuid(u, d1->uuid),
+				      seed_mib(m4, d1->unused_kib));
+		} else {
+			r = seed_push(plan, i1, seed_grow(d1->actual_kib, freet),
+				      "seed: unused %s MiB <= loaded %s MiB, no domain has >= free %s MiB unused, +%s MiB from the host",
+				      seed_mib(m1, d1->unused_kib), seed_mib(m2, loaded),
+				      seed_mib(m3, freet), seed_mib(m4, freet));
+		}
+	} else if (d2->unused_kib >= freet) {
+		/* Step 3: nobody is loaded, D2 wastes memory. */
+		r = seed_push(plan, i2, seed_shrink(d2->actual_kib, loaded),
+			      "seed: unused %s MiB >= free %s MiB, -%s MiB back to the host",
+			      seed_mib(m1, d2->unused_kib), seed_mib(m2, freet),
+			      seed_mib(m3, loaded));
+	}
+	if (r < 0)
+		goto out;
+
+	/* Step 4: the host is short; reclaim from everyone who wastes memory.
+	 * A domain acted on above keeps that single action: a reclaim would be
+	 * the same target (same sample), and a grant must not be undone. At
+	 * most two actions precede this loop (the ones checked), so the loop
+	 * stays O(n). */
+	if (v->host.has_free && v->host.free_kib < loaded) {
+		const size_t before = plan->n;
+
+		for (size_t i = 0; i < v->n; i++) {
+			const struct mc_vdom *d = &v->dom[i];
+
+			if (!seed_eligible(d) || d->unused_kib <= freet ||
+			    seed_has_action(plan, first, before, (uint32_t)i))
+				continue;
+			r = seed_push(plan, (uint32_t)i, seed_shrink(d->actual_kib, loaded),
+				      "seed: host free %s MiB < loaded %s MiB, unused %s MiB > free %s MiB, reclaim %s MiB",
+				      seed_mib(m1, v->host.free_kib), seed_mib(m2, loaded),
+				      seed_mib(m3, d->unused_kib), seed_mib(m4, freet),
+				      seed_mib(m5, loaded));
+			if (r < 0)
+				goto out;
+		}
+	}
+
+out:
+	return r;
+}
+
+static int seed_decide(const struct mc_view *v, const struct mc_policy_params *p,
+		       void *state, struct mc_plan *plan)
+{
+	(void)state;
+	return mc_policy_seed_decide(v, &p->seed, plan);
+}
+
+const struct mc_policy mc_policy_seed = {
+	.name = "seed",
+	.reactive = false,
+	.state_size = 0,
+	.decide = seed_decide,
+};
