@@ -397,7 +397,7 @@ int mc_daemon_start(struct mc_daemon *d)
 
 	rc = mc_hv_start(d->hv, !d->cfg.once);
 	if (rc < 0) {
-		mc_err("cannot connect to %s: %s%s", d->uri_shown, mc_hv_last_error(),
+		mc_err("%s%s", mc_hv_last_error(),
 		       d->cfg.once ? "" : "; retrying in the background");
 		if (d->cfg.once)
 			return rc;
