@@ -196,7 +196,24 @@ static int act_set(struct mc_actuator *a, const struct act_eval *e,
 	act_mib(from, e->d->actual_kib);
 	act_mib(to, e->target_kib);
 	if (a->cfg.dry_run) {
-		mc_info("would set %s: %s -> %s MiB (%s)", e->name, from, to, act->reason);
+		/* Nothing changes in a dry run, so each decision repeats the
+		 * last one: log a change at info once, its repeats at debug. */
+		uint64_t note = e->d->actual_kib * 31 + e->target_kib + 1;
+		bool repeat = false;
+
+		if (a->reg) {
+			struct mc_domain *rd;
+
+			rcu_read_lock();
+			rd = mc_registry_lookup(a->reg, e->d->uuid);
+			if (rd) {
+				repeat = rd->dry_note == note;
+				rd->dry_note = note;
+			}
+			rcu_read_unlock();
+		}
+		mc_log(repeat ? MC_LOG_DEBUG : MC_LOG_INFO, "would set %s: %s -> %s MiB (%s)",
+		       e->name, from, to, act->reason);
 		a->stats.applied++;
 		return 0;
 	}

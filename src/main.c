@@ -59,6 +59,10 @@ int main(int argc, char **argv)
 	}
 
 	rcu_register_thread();
+	/* liburcu starts its call_rcu worker on first use, and a new thread
+	 * inherits its creator's name: start it here, from main, so that it
+	 * is never mistaken for a collector ("mc/<domain>"). */
+	(void)get_default_call_rcu_data();
 	rc = mc_daemon_create(&d, &cfg);
 	if (rc < 0) {
 		mc_err("cannot initialise: %s (%s)", strerror(-rc), mc_hv_last_error());

@@ -24,6 +24,30 @@ static const char *extra_xml =
 	"<os><type>hvm</type></os>"
 	"<devices><memballoon model='virtio'/></devices></domain>";
 
+static const char *noballoon_xml =
+	"<domain type='test'><name>noballoon</name>"
+	"<memory unit='MiB'>1024</memory><currentMemory unit='MiB'>512</currentMemory>"
+	"<os><type>hvm</type></os>"
+	"<devices><memballoon model='none'/></devices></domain>";
+
+/* The latest sample of the domain called name says it has no statistics. */
+static bool marked_no_stats(struct mc_daemon *d, void *name)
+{
+	struct cds_lfht_iter iter;
+	struct mc_domain *rec;
+	bool marked = false;
+
+	rcu_read_lock();
+	cds_lfht_for_each_entry(mc_daemon_registry(d)->ht, &iter, rec, node) {
+		struct mc_sample *s = rcu_dereference(rec->sample);
+
+		if (strcmp(rec->name, name) == 0 && s && !s->has_stats)
+			marked = true;
+	}
+	rcu_read_unlock();
+	return marked;
+}
+
 static void quiet(void *u, virErrorPtr e) { (void)u; (void)e; }
 
 /* Run the daemon's main-loop step for up to ms, until cond(d) holds. */
@@ -111,6 +135,23 @@ static void test_live(virConnectPtr peer)
 	/* At most one step per stats period (1 s) while waiting ~3.5 s. */
 	CHECK(before - after <= 500);
 	printf("seed: 'test' shrunk %lu -> %lu MiB by the daemon\n", before, after);
+
+	{
+		virDomainPtr nb = virDomainCreateXML(peer, noballoon_xml, 0);
+		unsigned long nb_before = cur_mib(peer, "noballoon");
+
+		CHECK(nb != NULL);
+		CHECK(run_until(d, 5000, marked_no_stats, "noballoon"));
+		/* Left out of decisions: its 512 MiB would otherwise look like a
+		 * domain with 0 unused to the seed policy and be grown. */
+		run_until(d, 1500, NULL, NULL);
+		CHECK(cur_mib(peer, "noballoon") == nb_before);
+		if (nb) {
+			CHECK(virDomainDestroy(nb) == 0);
+			virDomainFree(nb);
+		}
+		printf("no balloon: marked as such and left alone\n");
+	}
 
 	if (extra) {
 		CHECK(virDomainDestroy(extra) == 0);

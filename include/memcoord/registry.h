@@ -41,6 +41,7 @@ struct mc_domain {
 	char name[MC_NAME_LEN];
 	struct mc_sample *sample;    /* RCU pointer, NULL until the first sample */
 	int64_t last_set_ns;         /* written by the actuator (uatomic), 0 = never */
+	uint64_t dry_note;           /* actuator only: last "would set" logged */
 	struct mc_collector *collector; /* owned by the thread that adds/removes */
 	struct rcu_head rcu;
 };
