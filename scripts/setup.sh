@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
 	# build
-	gcc meson ninja-build pkg-config libvirt-dev liburcu-dev
+	gcc meson ninja-build pkg-config libvirt-dev liburcu-dev libinih-dev
 	# the libvirt daemon, client and QEMU for the integration tests
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 	qemu-system-x86 busybox-static cpio

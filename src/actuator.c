@@ -155,6 +155,14 @@ static void act_evaluate(const struct mc_view *v, const struct mc_vmeta *meta,
 		e->why = "no balloon statistics";
 		return;
 	}
+	if (d->flags & MC_VDOM_EXCLUDED) {
+		e->why = "excluded by configuration";
+		return;
+	}
+	if (d->flags & MC_VDOM_UNTRUSTED) {
+		e->why = "its statistics failed the sanity checks";
+		return;
+	}
 	/* The balloon moves and the guest reacts over a stats period; a sample
 	 * taken before our last change says nothing about its effect. */
 	if (d->last_set_ns != 0 && d->taken_ns <= d->last_set_ns) {
@@ -240,8 +248,12 @@ static int act_set(struct mc_actuator *a, const struct act_eval *e,
 
 		rcu_read_lock();
 		rd = mc_registry_lookup(a->reg, e->d->uuid);
-		if (rd)
+		if (rd) {
+			uatomic_set(&rd->last_target_kib, e->target_kib);
+			if (e->kind == ACT_GROW)
+				uatomic_set(&rd->last_grow_ns, now_ns);
 			uatomic_set(&rd->last_set_ns, now_ns);
+		}
 		rcu_read_unlock();
 	}
 	return 0;

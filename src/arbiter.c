@@ -47,11 +47,33 @@ static int snapshot_reserve(struct mc_snapshot *s, size_t want)
 	return 0;
 }
 
+/* Resolve a record's per-domain configuration once per configuration
+ * generation. Caller holds the RCU read lock and is the only snapshot
+ * builder, hence the only writer of these record fields. */
+static void resolve_dcfg(struct mc_domain *d, const struct mc_config *cfg)
+{
+	const struct mc_dom_cfg *dc;
+
+	if (d->dcfg_gen == cfg->gen && d->dcfg_gen != 0)
+		return;
+	dc = mc_config_find_domain(cfg, d->uuid, d->name);
+	d->excluded = dc && dc->exclude;
+	d->weight = dc && dc->has_weight ? dc->weight : cfg->weight;
+	if (d->weight == 0)
+		d->weight = 1;
+	d->has_floor = dc && dc->has_floor;
+	d->cfg_floor_kib = d->has_floor ? dc->floor_kib : 0;
+	d->has_max = dc && dc->has_max;
+	d->cfg_max_kib = d->has_max ? dc->max_kib : 0;
+	d->dcfg_gen = cfg->gen ? cfg->gen : 1;
+}
+
 static void fill_vdom(struct mc_vdom *v, struct mc_vmeta *m,
 		      const struct mc_domain *d, const struct mc_sample *sm,
-		      uint64_t floor_kib)
+		      const struct mc_config *cfg)
 {
 	const uint64_t *val = sm->stats.val;
+	uint64_t floor_kib = d->has_floor ? d->cfg_floor_kib : cfg->floor_kib;
 
 	memcpy(v->uuid, d->uuid, MC_UUID_LEN);
 	v->flags = 0;
@@ -59,9 +81,17 @@ static void fill_vdom(struct mc_vdom *v, struct mc_vmeta *m,
 		v->flags |= MC_VDOM_PAUSED;
 	if (!sm->has_stats)
 		v->flags |= MC_VDOM_NO_STATS;
+	if (d->excluded)
+		v->flags |= MC_VDOM_EXCLUDED;
+	if (sm->has_stats && sm->sig.bad)
+		v->flags |= MC_VDOM_UNTRUSTED;
+	if (!sm->sig.has_rates)
+		v->flags |= MC_VDOM_NO_RATES;
 	v->present = sm->stats.present;
 	v->actual_kib = val[MC_STAT_ACTUAL];
 	v->max_kib = sm->max_kib;
+	if (d->has_max && d->cfg_max_kib < v->max_kib)
+		v->max_kib = d->cfg_max_kib;
 	v->floor_kib = floor_kib > sm->min_guarantee_kib ? floor_kib : sm->min_guarantee_kib;
 	v->unused_kib = val[MC_STAT_UNUSED];
 	v->usable_kib = val[MC_STAT_USABLE];
@@ -73,17 +103,27 @@ static void fill_vdom(struct mc_vdom *v, struct mc_vmeta *m,
 	v->last_update = val[MC_STAT_LAST_UPDATE];
 	v->seq = sm->seq;
 	v->taken_ns = sm->taken_ns;
+	v->headroom_kib = sm->sig.headroom_kib;
+	v->consume_kib_s = sm->sig.consume_kib_s;
+	v->swap_in_kib_s = sm->sig.swap_in_kib_s;
+	v->swap_out_kib_s = sm->sig.swap_out_kib_s;
+	v->major_fault_s = sm->sig.major_fault_s;
+	v->stale_samples = sm->sig.stale_samples;
+	v->bad_samples = sm->bad_total;
+	v->weight = d->weight;
 	v->last_set_ns = uatomic_read(&d->last_set_ns);
+	v->last_target_kib = uatomic_read(&d->last_target_kib);
+	v->last_grow_ns = uatomic_read(&d->last_grow_ns);
 	memcpy(m->name, d->name, sizeof(m->name));
 }
 
-int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg,
-		      uint64_t floor_kib, int64_t now_ns)
+int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t now_ns)
 {
 	for (;;) {
 		struct cds_lfht_iter iter;
 		struct mc_domain *d;
 		struct mc_host_sample *hs;
+		struct mc_config *cfg;
 		size_t n = 0;
 		bool overflow = false;
 		/* Headroom for domains added while we copy. */
@@ -93,6 +133,16 @@ int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg,
 			return -ENOMEM;
 
 		rcu_read_lock();
+		cfg = rcu_dereference(reg->cfg);
+		if (!cfg) {
+			rcu_read_unlock();
+			return -EINVAL;
+		}
+		s->cfg.policy = mc_policy_find(cfg->policy);
+		s->cfg.params = cfg->params;
+		s->cfg.interval_ms = cfg->interval_ms;
+		s->cfg.dry_run = cfg->dry_run;
+
 		hs = rcu_dereference(reg->host);
 		memset(&s->view.host, 0, sizeof(s->view.host));
 		if (hs) {
@@ -110,7 +160,8 @@ int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg,
 				overflow = true;
 				break;
 			}
-			fill_vdom(&s->view.dom[n], &s->meta[n], d, sm, floor_kib);
+			resolve_dcfg(d, cfg);
+			fill_vdom(&s->view.dom[n], &s->meta[n], d, sm, cfg);
 			n++;
 		}
 		rcu_read_unlock();
@@ -134,7 +185,6 @@ struct mc_arbiter {
 	pthread_cond_t cond;
 	bool stop;                  /* under lock */
 	int kicked;                 /* uatomic: samples arrived since last wake */
-	bool wake_on_kick;          /* reactive policy, or --once waiting */
 	bool done;                  /* under lock: --once decision made */
 	int result;
 
@@ -143,7 +193,9 @@ struct mc_arbiter {
 	struct mc_arbiter_cfg cfg;
 	struct mc_snapshot snap;
 	struct mc_plan plan;
-	void *policy_state;
+	void *scratch;
+	size_t scratch_cap;
+	int64_t next_reactive_ns;        /* earliest next sample-driven pass */
 	struct mc_arbiter_stats stats;   /* under lock for readers */
 };
 
@@ -151,7 +203,7 @@ void mc_arbiter_kick(struct mc_arbiter *a)
 {
 	/* Only the first kick after a wake-up takes the lock: a burst of
 	 * publishes costs one atomic each and produces one wake-up. */
-	if (uatomic_xchg(&a->kicked, 1) == 0 && a->wake_on_kick) {
+	if (uatomic_xchg(&a->kicked, 1) == 0) {
 		pthread_mutex_lock(&a->lock);
 		pthread_cond_signal(&a->cond);
 		pthread_mutex_unlock(&a->lock);
@@ -172,33 +224,71 @@ static int plan_reserve(struct mc_plan *p, size_t want)
 	return 0;
 }
 
+static int scratch_reserve(struct mc_arbiter *a, size_t want)
+{
+	void *p;
+
+	if (want <= a->scratch_cap)
+		return 0;
+	p = realloc(a->scratch, want);
+	if (!p)
+		return -ENOMEM;
+	a->scratch = p;
+	a->scratch_cap = want;
+	return 0;
+}
+
+/* One decision. Returns 0, or a negative errno when no decision was made. */
 static int run_pass(struct mc_arbiter *a)
 {
+	const struct mc_policy *pol;
 	int64_t t0 = mc_now_ns(), t1;
 	int rc;
 
-	rc = mc_snapshot_build(&a->snap, a->reg, a->cfg.floor_kib, t0);
+	rc = mc_snapshot_build(&a->snap, a->reg, t0);
+	if (rc == -EINVAL) {
+		mc_err("arbiter: no configuration published");
+		return rc;
+	}
+	pol = a->snap.cfg.policy;
+	if (rc == 0 && !pol) {
+		mc_err("arbiter: unknown policy in the configuration");
+		return -EINVAL;
+	}
 	if (rc == 0)
 		rc = plan_reserve(&a->plan, mc_plan_cap_for(a->snap.view.n));
+	if (rc == 0 && pol->scratch_size)
+		rc = scratch_reserve(a, pol->scratch_size(a->snap.view.n));
 	if (rc < 0) {
 		mc_err("arbiter: out of memory building the view");
 		return rc;
 	}
 	a->plan.n = 0;
-	rc = a->cfg.policy->decide(&a->snap.view, &a->cfg.params,
-				   a->policy_state, &a->plan);
+	rc = pol->decide(&a->snap.view, &a->snap.cfg.params, a->scratch, &a->plan);
 	t1 = mc_now_ns();
 	if (rc < 0) {
-		mc_warn("arbiter: policy %s failed (%d); no action this pass",
-			a->cfg.policy->name, rc);
+		mc_warn("arbiter: policy %s failed (%d); no action this pass", pol->name, rc);
 		a->plan.n = 0;
 	}
 	mc_debug("decision: %zu domains, %zu actions, %lld us",
 		 a->snap.view.n, a->plan.n, (long long)((t1 - t0) / 1000));
-	if (a->plan.n)
+	if (a->plan.n) {
+		a->act->cfg.dry_run = a->snap.cfg.dry_run;
+		a->act->cfg.host_reserve_kib = a->snap.cfg.params.bal.host_reserve_kib;
 		mc_actuator_apply(a->act, &a->snap.view, a->snap.meta, &a->plan,
 				  mc_now_ns());
+	}
 
+	/* Sample-driven passes are spaced by ten times this one's cost, so
+	 * the arbiter stays under a tenth of a core however fast samples
+	 * arrive; 1 ms at least. */
+	{
+		int64_t gap = (t1 - t0) * 10;
+
+		if (gap < MC_NS_PER_MS)
+			gap = MC_NS_PER_MS;
+		a->next_reactive_ns = mc_now_ns() + gap;
+	}
 	pthread_mutex_lock(&a->lock);
 	a->stats.passes++;
 	a->stats.last_pass_ns = t1 - t0;
@@ -226,30 +316,64 @@ static bool all_sampled(struct mc_arbiter *a)
 	return all;
 }
 
+/* The running policy and interval, read in a short read section. */
+static void live_settings(struct mc_arbiter *a, bool *reactive, int64_t *interval_ns)
+{
+	struct mc_config *cfg;
+	const struct mc_policy *pol = NULL;
+
+	*reactive = false;
+	*interval_ns = MC_DEF_INTERVAL_MS * MC_NS_PER_MS;
+	rcu_read_lock();
+	cfg = rcu_dereference(a->reg->cfg);
+	if (cfg) {
+		pol = mc_policy_find(cfg->policy);
+		*interval_ns = (int64_t)cfg->interval_ms * MC_NS_PER_MS;
+	}
+	rcu_read_unlock();
+	*reactive = pol && pol->reactive;
+}
+
 static void *arbiter_main(void *arg)
 {
 	struct mc_arbiter *a = arg;
-	int64_t interval_ns = (int64_t)a->cfg.interval_ms * MC_NS_PER_MS;
-	int64_t start = mc_now_ns();
-	int64_t next_tick = start + interval_ns;
+	int64_t start = mc_now_ns(), interval_ns;
+	int64_t next_tick;
+	bool reactive;
 
 	rcu_register_thread();
 	pthread_setname_np(pthread_self(), "mc-arbiter");
+	live_settings(a, &reactive, &interval_ns);
+	next_tick = start + interval_ns;
 
 	for (;;) {
 		struct timespec ts;
 		bool by_kick, tick;
-		int64_t deadline = next_tick, now;
+		int64_t deadline, now;
 
-		if (a->cfg.once) {
-			/* Poll for completeness at short steps too, in case
-			 * the host sample never comes. */
-			int64_t limit = start + (int64_t)a->cfg.once_wait_ms * MC_NS_PER_MS;
-			deadline = limit;
-		}
+		/* A reactive policy is woken by samples, but no sooner than
+		 * next_reactive_ns; others sleep to the tick. */
+		if (a->cfg.once)
+			deadline = start + (int64_t)a->cfg.once_wait_ms * MC_NS_PER_MS;
+		else
+			deadline = next_tick;
 		ts = mc_ns_to_ts(deadline);
 		pthread_mutex_lock(&a->lock);
-		while (!a->stop && !uatomic_read(&a->kicked)) {
+		while (!a->stop) {
+			if ((reactive || a->cfg.once) && uatomic_read(&a->kicked) &&
+			    mc_now_ns() >= a->next_reactive_ns)
+				break;
+			if (reactive && uatomic_read(&a->kicked)) {
+				/* Kicked too soon after the last pass: wait
+				 * out the gap (or the tick, if earlier). */
+				struct timespec gap = mc_ns_to_ts(a->next_reactive_ns < deadline
+								  ? a->next_reactive_ns : deadline);
+
+				if (pthread_cond_timedwait(&a->cond, &a->lock, &gap) == ETIMEDOUT &&
+				    a->next_reactive_ns >= deadline)
+					break;
+				continue;
+			}
 			if (pthread_cond_timedwait(&a->cond, &a->lock, &ts) == ETIMEDOUT)
 				break;
 		}
@@ -271,10 +395,11 @@ static void *arbiter_main(void *arg)
 			if (mc_registry_count(a->reg) == 0 && timed_out)
 				mc_warn("--once: no domain reported a sample in %d ms",
 					a->cfg.once_wait_ms);
-			run_pass(a);
+			int r = run_pass(a);
+
 			pthread_mutex_lock(&a->lock);
+			a->result = r;
 			a->done = true;
-			a->result = 0;
 			pthread_mutex_unlock(&a->lock);
 			if (a->cfg.done)
 				a->cfg.done(a->cfg.done_opaque);
@@ -282,8 +407,10 @@ static void *arbiter_main(void *arg)
 		}
 
 		tick = now >= next_tick;
-		if (tick || (by_kick && a->cfg.policy->reactive))
+		if (tick || (by_kick && reactive))
 			run_pass(a);
+		/* A reload may change the policy or the interval. */
+		live_settings(a, &reactive, &interval_ns);
 		if (tick) {
 			next_tick += interval_ns;
 			if (next_tick <= now)   /* a slow pass: skip, don't burst */
@@ -301,27 +428,17 @@ int mc_arbiter_start(struct mc_arbiter **out, struct mc_registry *reg,
 	struct mc_arbiter *a;
 	int rc;
 
-	if (!cfg->policy || cfg->interval_ms <= 0)
-		return -EINVAL;
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	a->reg = reg;
 	a->act = act;
 	a->cfg = *cfg;
-	a->wake_on_kick = cfg->policy->reactive || cfg->once;
 	mc_snapshot_init(&a->snap);
 	pthread_mutex_init(&a->lock, NULL);
 	rc = mc_cond_init_monotonic(&a->cond);
 	if (rc < 0)
 		goto fail;
-	if (cfg->policy->state_size) {
-		a->policy_state = calloc(1, cfg->policy->state_size);
-		if (!a->policy_state) {
-			rc = -ENOMEM;
-			goto fail_cond;
-		}
-	}
 	rc = -pthread_create(&a->thread, NULL, arbiter_main, a);
 	if (rc < 0)
 		goto fail_cond;
@@ -330,7 +447,6 @@ int mc_arbiter_start(struct mc_arbiter **out, struct mc_registry *reg,
 fail_cond:
 	pthread_cond_destroy(&a->cond);
 fail:
-	free(a->policy_state);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 	return rc;
@@ -376,6 +492,6 @@ void mc_arbiter_stop(struct mc_arbiter *a)
 	pthread_mutex_destroy(&a->lock);
 	mc_snapshot_fini(&a->snap);
 	free(a->plan.act);
-	free(a->policy_state);
+	free(a->scratch);
 	free(a);
 }

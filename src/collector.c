@@ -96,7 +96,54 @@ struct col_state {
 	bool had_stats;
 	bool period_set;
 	int last_err;           /* last error logged, to log a streak once */
+	/* The last fresh trusted sample, the base for rates. */
+	bool has_prev;
+	struct mc_stats prev;
+	int64_t prev_ns;
+	/* The signals of the latest trusted sample (fresh or not). */
+	bool has_last_sig;
+	struct mc_signals last_sig;
+	uint32_t bad_total;
+	uint32_t bad_logged;    /* MC_BAD_* kinds already logged for this domain */
 };
+
+/* Check the new sample against the last trusted one and derive its rates.
+ * Rejections are counted and each kind is logged once per domain. */
+static void derive_signals(struct mc_collector *c, struct col_state *st,
+			   struct mc_sample *s)
+{
+	struct mc_signals *sig = &s->sig;
+
+	mc_signals_derive(st->has_prev ? &st->prev : NULL, st->prev_ns,
+			  st->has_last_sig ? &st->last_sig : NULL,
+			  &s->stats, s->taken_ns, s->max_kib, sig);
+	if (sig->bad) {
+		uint32_t fresh_kinds = sig->bad & ~st->bad_logged;
+
+		st->bad_total++;
+		for (uint32_t bit = 1; fresh_kinds && bit < (1u << MC_BAD_NBITS); bit <<= 1)
+			if (fresh_kinds & bit)
+				mc_warn("%s: rejected guest statistics: %s (not trusted; "
+					"further rejections of this kind are only counted)",
+					c->d->name, mc_signals_bad_name(bit));
+		st->bad_logged |= sig->bad;
+		/* A counter or clock that went backwards usually means the
+		 * guest rebooted: start the rates over from the next sample. */
+		if (sig->bad & (MC_BAD_COUNTER | MC_BAD_LAST_UPDATE)) {
+			st->has_prev = false;
+			st->has_last_sig = false;
+		}
+	} else {
+		st->last_sig = *sig;
+		st->has_last_sig = true;
+		if (sig->fresh) {
+			st->prev = s->stats;
+			st->prev_ns = s->taken_ns;
+			st->has_prev = true;
+		}
+	}
+	s->bad_total = st->bad_total;
+}
 
 /* Read the domain once and publish a sample. Returns 0, or a negative errno
  * when nothing was published. */
@@ -150,6 +197,9 @@ static int collect_once(struct mc_collector *c, struct col_state *st)
 		s->stats.val[MC_STAT_ACTUAL] = info.cur_kib;
 		s->stats.present |= 1u << MC_STAT_ACTUAL;
 	}
+
+	if (s->has_stats)
+		derive_signals(c, st, s);
 
 	if (!st->stats_known || st->had_stats != s->has_stats) {
 		if (!s->has_stats)

@@ -19,8 +19,16 @@ struct ev {
 	char name[MC_NAME_LEN];
 };
 
+/* A published configuration and what frees it after a grace period. */
+struct live_cfg {
+	struct mc_config c;
+	struct rcu_head rcu;
+};
+
 struct mc_daemon {
-	struct mc_config cfg;
+	struct mc_config cfg;           /* as started: what a reload cannot change */
+	struct live_cfg *live;          /* published in reg.cfg; main thread only */
+	uint64_t cfg_gen;
 	const char *uri_shown;          /* for messages */
 	struct mc_hv *hv;
 	struct mc_registry reg;
@@ -104,9 +112,7 @@ int mc_daemon_create(struct mc_daemon **out, const struct mc_config *cfg)
 
 	if (!d)
 		return -ENOMEM;
-	d->cfg = *cfg;
-	d->cfg.uri = cfg->uri ? strdup(cfg->uri) : NULL;
-	if (cfg->uri && !d->cfg.uri) {
+	if (mc_config_copy(&d->cfg, cfg) < 0) {
 		free(d);
 		return -ENOMEM;
 	}
@@ -366,15 +372,73 @@ int mc_daemon_process(struct mc_daemon *d)
 	return wait_ms > 60000 ? 60000 : (int)wait_ms;
 }
 
+/* ---- the running configuration ------------------------------------------ */
+
+static uint64_t host_reserve_default(struct mc_daemon *d);
+
+static void free_live_rcu(struct rcu_head *head)
+{
+	struct live_cfg *l = caa_container_of(head, struct live_cfg, rcu);
+
+	mc_config_free(&l->c);
+	free(l);
+}
+
+/* Publish a copy of c as the running configuration (main thread only).
+ * reserve_kib is the host reserve to use when c configures none. */
+static int publish_config(struct mc_daemon *d, const struct mc_config *c,
+			  uint64_t reserve_kib)
+{
+	struct live_cfg *l = calloc(1, sizeof(*l)), *old;
+
+	if (!l || mc_config_copy(&l->c, c) < 0) {
+		free(l);
+		return -ENOMEM;
+	}
+	if (!l->c.host_reserve_set)
+		l->c.host_reserve_kib = reserve_kib;
+	l->c.params.bal.host_reserve_kib = l->c.host_reserve_kib;
+	l->c.gen = ++d->cfg_gen;
+	old = d->live;
+	rcu_assign_pointer(d->reg.cfg, &l->c);
+	d->live = l;
+	if (old)
+		call_rcu(&old->rcu, free_live_rcu);
+	return 0;
+}
+
+int mc_daemon_reload(struct mc_daemon *d, const struct mc_config *c)
+{
+	uint64_t reserve = d->live ? d->live->c.host_reserve_kib : 0;
+	int rc;
+
+	/* What is fixed at start: say so rather than half-apply it. */
+	if ((c->uri || d->cfg.uri) && (!c->uri || !d->cfg.uri || strcmp(c->uri, d->cfg.uri)))
+		mc_warn("reload: the URI cannot change while running; restart memcoord to use it");
+	if (c->stats_period_s != d->cfg.stats_period_s)
+		mc_warn("reload: stats_period applies to domains started from now on");
+	if (d->live && !c->host_reserve_set && d->live->c.host_reserve_set)
+		reserve = host_reserve_default(d);
+	rc = publish_config(d, c, reserve);
+	if (rc < 0)
+		return rc;
+	d->cfg.stats_period_s = c->stats_period_s;
+	d->cfg.resync_s = c->resync_s;
+	mc_info("configuration reloaded: policy %s, interval %d ms, floor %llu MiB, host reserve %llu MiB%s",
+		d->live->c.policy, d->live->c.interval_ms,
+		(unsigned long long)mc_kib_to_mib(d->live->c.floor_kib),
+		(unsigned long long)mc_kib_to_mib(d->live->c.host_reserve_kib),
+		d->live->c.dry_run ? ", dry run" : "");
+	return 0;
+}
+
 /* ---- start and stop ----------------------------------------------------- */
 
-static uint64_t host_reserve(struct mc_daemon *d)
+static uint64_t host_reserve_default(struct mc_daemon *d)
 {
 	struct mc_host_mem hm = {0};
 	uint64_t total_kib = 0;
 
-	if (d->cfg.host_reserve_set)
-		return d->cfg.host_reserve_kib;
 	if (d->hv->ops->host_mem(d->hv, &hm) == 0 && hm.has_total)
 		total_kib = hm.total_kib;
 	else {
@@ -403,8 +467,12 @@ int mc_daemon_start(struct mc_daemon *d)
 			return rc;
 	}
 
-	acfg.dry_run = d->cfg.dry_run;
-	acfg.host_reserve_kib = host_reserve(d);
+	rc = publish_config(d, &d->cfg, d->cfg.host_reserve_set ? d->cfg.host_reserve_kib
+							       : host_reserve_default(d));
+	if (rc < 0)
+		return rc;
+	acfg.dry_run = d->live->c.dry_run;
+	acfg.host_reserve_kib = d->live->c.host_reserve_kib;
 	mc_actuator_init(&d->act, d->hv, &d->reg, &acfg);
 	mc_info("policy %s, interval %d ms, stats period %d s, floor %llu MiB, host reserve %llu MiB%s",
 		d->cfg.policy, d->cfg.interval_ms, d->cfg.stats_period_s,
@@ -413,10 +481,6 @@ int mc_daemon_start(struct mc_daemon *d)
 		d->cfg.dry_run ? ", dry run" : "");
 
 	memset(&arbcfg, 0, sizeof(arbcfg));
-	arbcfg.policy = mc_policy_find(d->cfg.policy);
-	arbcfg.params = d->cfg.params;
-	arbcfg.interval_ms = d->cfg.interval_ms;
-	arbcfg.floor_kib = d->cfg.floor_kib;
 	arbcfg.once = d->cfg.once;
 	arbcfg.once_wait_ms = MC_DEF_ONCE_WAIT_MS;
 	arbcfg.done = on_once_done;
@@ -491,6 +555,12 @@ void mc_daemon_destroy(struct mc_daemon *d)
 		return;
 	mc_daemon_stop(d);
 	mc_hv_destroy(d->hv);
+	if (d->live) {
+		/* rcu_barrier ran in stop: no reader is left. */
+		mc_config_free(&d->live->c);
+		free(d->live);
+		d->reg.cfg = NULL;
+	}
 	if (d->reg_ready)
 		mc_registry_destroy(&d->reg);
 	while ((e = d->qhead)) {
@@ -501,6 +571,6 @@ void mc_daemon_destroy(struct mc_daemon *d)
 	if (d->evfd >= 0)
 		close(d->evfd);
 	pthread_mutex_destroy(&d->qlock);
-	free(d->cfg.uri);
+	mc_config_free(&d->cfg);
 	free(d);
 }

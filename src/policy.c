@@ -7,6 +7,7 @@
  * (config.c names the default explicitly). */
 static const struct mc_policy *const mc_policies[] = {
 	&mc_policy_seed,
+	&mc_policy_balance,
 };
 
 const struct mc_policy *mc_policy_find(const char *name)

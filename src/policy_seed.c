@@ -35,7 +35,9 @@
 
 static bool seed_eligible(const struct mc_vdom *d)
 {
-	return !(d->flags & MC_VDOM_NO_STATS) &&
+	/* Excluded domains and samples that failed the sanity checks are
+	 * never candidates, as if absent. */
+	return !(d->flags & (MC_VDOM_NO_STATS | MC_VDOM_EXCLUDED | MC_VDOM_UNTRUSTED)) &&
 	       (d->present & (1u << MC_STAT_UNUSED)) != 0;
 }
 
@@ -197,15 +199,15 @@ out:
 }
 
 static int seed_decide(const struct mc_view *v, const struct mc_policy_params *p,
-		       void *state, struct mc_plan *plan)
+		       void *scratch, struct mc_plan *plan)
 {
-	(void)state;
+	(void)scratch;
 	return mc_policy_seed_decide(v, &p->seed, plan);
 }
 
 const struct mc_policy mc_policy_seed = {
 	.name = "seed",
 	.reactive = false,
-	.state_size = 0,
+	.scratch_size = NULL,
 	.decide = seed_decide,
 };

@@ -394,7 +394,7 @@ static void test_find(void)
 
 	CHECK(p == &mc_policy_seed);
 	CHECK(p && strcmp(p->name, "seed") == 0);
-	CHECK(p && !p->reactive && p->state_size == 0);
+	CHECK(p && !p->reactive && p->scratch_size == NULL);
 	CHECK(mc_policy_find("nope") == NULL);
 	CHECK(mc_policy_find("") == NULL);
 	CHECK(mc_policy_find(NULL) == NULL);

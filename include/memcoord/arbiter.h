@@ -1,7 +1,9 @@
 /* memcoord — the arbiter thread.
  *
  * It wakes on its interval and when collectors publish new samples
- * (coalesced: many publishes, one wake-up), copies the latest consistent view
+ * (coalesced: many publishes, one wake-up; a reactive policy decides on
+ * them, spaced by at least ten times the last pass's duration so that the
+ * arbiter never takes more than a tenth of a core), copies the latest consistent view
  * of all domains and the host out of the registry inside one short RCU read
  * section, calls the (pure) policy, and hands the plan to the actuator. */
 #ifndef MEMCOORD_ARBITER_H
@@ -15,15 +17,22 @@
 #include "memcoord/policy.h"
 #include "memcoord/registry.h"
 
+/* The arbiter reads the running configuration (policy, parameters,
+ * interval, dry run, host reserve) from reg->cfg at every pass, so a reload
+ * takes effect at the next decision. */
 struct mc_arbiter_cfg {
-	const struct mc_policy *policy;
-	struct mc_policy_params params;
-	int interval_ms;        /* decision interval */
-	uint64_t floor_kib;     /* configured floor for every domain */
 	bool once;              /* one decision (after first samples), then exit */
 	int once_wait_ms;       /* --once: longest wait for first samples */
 	void (*done)(void *opaque);  /* --once: called when the decision ran */
 	void *done_opaque;
+};
+
+/* What a pass needs of the configuration, copied with the view. */
+struct mc_snap_cfg {
+	const struct mc_policy *policy;
+	struct mc_policy_params params;
+	int interval_ms;
+	bool dry_run;
 };
 
 /* A reusable snapshot buffer. */
@@ -31,22 +40,24 @@ struct mc_snapshot {
 	struct mc_view view;
 	struct mc_vmeta *meta;
 	size_t cap;
+	struct mc_snap_cfg cfg;
 };
 
 void mc_snapshot_init(struct mc_snapshot *s);
 void mc_snapshot_fini(struct mc_snapshot *s);
-/* Copy the registry's domains and host into s inside one RCU read section.
- * Domains without a sample yet are left out. The caller's thread must be
- * RCU-registered. Returns 0 or -ENOMEM. */
-int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg,
-		      uint64_t floor_kib, int64_t now_ns);
+/* Copy the registry's domains, host and configuration into s inside one
+ * RCU read section. Domains without a sample yet are left out. reg->cfg must
+ * be set. Only one thread may build snapshots of a registry (it caches the
+ * per-domain configuration in the records). The caller's thread must be
+ * RCU-registered. Returns 0, -ENOMEM, or -EINVAL without a configuration. */
+int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t now_ns);
 
 struct mc_arbiter;
 
 struct mc_arbiter_stats {
 	unsigned long passes;     /* policy decisions made */
 	unsigned long wakeups;    /* wake-ups from samples (coalesced) */
-	int64_t last_pass_ns;     /* duration of the last pass */
+	int64_t last_pass_ns;     /* snapshot + policy time of the last pass */
 };
 
 int mc_arbiter_start(struct mc_arbiter **out, struct mc_registry *reg,

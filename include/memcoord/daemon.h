@@ -29,6 +29,9 @@ int mc_daemon_fd(struct mc_daemon *d);
 /* Handle queued events, join exited collectors, resync when due.
  * Returns the number of milliseconds until it wants to run again. */
 int mc_daemon_process(struct mc_daemon *d);
+/* Publish a new running configuration (already validated). Settings fixed
+ * at start (the URI) are reported, not applied. Main thread only. */
+int mc_daemon_reload(struct mc_daemon *d, const struct mc_config *c);
 /* --once: the decision has been made. */
 bool mc_daemon_finished(struct mc_daemon *d);
 /* Ordered shutdown: arbiter, host collector, collectors, records,

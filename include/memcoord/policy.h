@@ -16,8 +16,11 @@
 #define MC_REASON_LEN 160
 
 /* vdom flags */
-#define MC_VDOM_PAUSED   0x1u  /* not running: the actuator skips it */
-#define MC_VDOM_NO_STATS 0x2u  /* no balloon statistics: left out of decisions */
+#define MC_VDOM_PAUSED    0x1u  /* not running: the actuator skips it */
+#define MC_VDOM_NO_STATS  0x2u  /* no balloon statistics: left out of decisions */
+#define MC_VDOM_EXCLUDED  0x4u  /* excluded by configuration: never acted on */
+#define MC_VDOM_UNTRUSTED 0x8u  /* this sample failed the sanity checks */
+#define MC_VDOM_NO_RATES  0x10u /* no previous sample to derive rates from */
 
 /* Per-domain view: a copy of the domain's latest sample. */
 struct mc_vdom {
@@ -35,7 +38,23 @@ struct mc_vdom {
 	uint64_t last_update;      /* guest's stats timestamp */
 	uint64_t seq;
 	int64_t taken_ns;          /* when the sample was collected */
+
+	/* Derived by the collector from this and the previous sample
+	 * (see signals.h); zero when MC_VDOM_NO_RATES. */
+	uint64_t headroom_kib;     /* usable if reported, else unused + disk_caches */
+	int64_t consume_kib_s;     /* growth rate of used memory (actual - headroom) */
+	uint64_t swap_in_kib_s, swap_out_kib_s;
+	uint64_t major_fault_s;    /* major faults per second */
+	uint32_t stale_samples;    /* consecutive samples whose last_update did not advance */
+	uint32_t bad_samples;      /* samples rejected by the sanity checks so far */
+
+	/* From the configuration (per-domain section, else defaults). */
+	uint32_t weight;           /* share under contention, >= 1 */
+
+	/* Stamped by the actuator. */
 	int64_t last_set_ns;       /* last balloon change by memcoord, 0 = never */
+	uint64_t last_target_kib;  /* the target of that change */
+	int64_t last_grow_ns;      /* last change that grew the balloon, 0 = never */
 };
 
 struct mc_vhost {
@@ -73,22 +92,45 @@ struct mc_seed_params {
 	uint64_t free_kib;     /* unused at or above this: the domain wastes memory */
 };
 
+/* Balance policy parameters. Memory in KiB, times in ms. Watermarks are
+ * guest headroom (MemAvailable): low < target < high. */
+struct mc_balance_params {
+	uint64_t low_kib;          /* grow when headroom falls below this */
+	uint64_t target_kib;       /* headroom a grow restores (plus the predicted use) */
+	uint64_t high_kib;         /* headroom above this is surplus */
+	uint64_t shrink_step_kib;  /* most a guest is shrunk by in one decision */
+	int64_t cooldown_ms;       /* no shrink this long after a grow */
+	int64_t horizon_ms;        /* a grow covers predicted use over this long */
+	uint32_t stale_samples;    /* this many unchanged last_update: stale */
+	int64_t stuck_ms;          /* balloon not at its target after this: stuck */
+	int64_t stuck_recheck_ms;  /* a stuck guest is tried again after this */
+	uint64_t swap_pressure_kib_s;  /* swap in+out at or above: pressure */
+	uint64_t fault_pressure_s;     /* major faults/s at or above: pressure */
+	uint64_t budget_kib;       /* cap on the sum of all balloons, 0 = none */
+	uint64_t host_reserve_kib; /* host memory never granted */
+};
+
 struct mc_policy_params {
 	struct mc_seed_params seed;
+	struct mc_balance_params bal;
 };
 
 /* A policy: decide() appends actions to plan (plan->n starts at 0).
- * Returns 0, or -ENOSPC if the plan is full. `state` is the policy's own
- * small state, state_size bytes zeroed before the first call. */
+ * Returns 0, or -ENOSPC if the plan is full. A policy keeps no state between
+ * calls: what it must remember (when a guest last grew, what target it was
+ * given) comes back in the view, stamped by the actuator. `scratch` holds
+ * scratch_size(view.n) bytes of working memory (NULL when scratch_size is
+ * NULL), so the policy never allocates. */
 struct mc_policy {
 	const char *name;
 	bool reactive;        /* decide on every new sample, not only per interval */
-	size_t state_size;
+	size_t (*scratch_size)(size_t ndom);
 	int (*decide)(const struct mc_view *v, const struct mc_policy_params *p,
-		      void *state, struct mc_plan *plan);
+		      void *scratch, struct mc_plan *plan);
 };
 
 extern const struct mc_policy mc_policy_seed;
+extern const struct mc_policy mc_policy_balance;
 
 /* Look up a policy by name; NULL if unknown. */
 const struct mc_policy *mc_policy_find(const char *name);
@@ -96,5 +138,11 @@ const struct mc_policy *mc_policy_find(const char *name);
 /* The seed policy as a plain function, for tests and benchmarks. */
 int mc_policy_seed_decide(const struct mc_view *v, const struct mc_seed_params *p,
 			  struct mc_plan *plan);
+
+/* The balance policy (policy_balance.c). `scratch` must hold
+ * mc_balance_scratch_size(v->n) bytes: the policy allocates nothing. */
+size_t mc_balance_scratch_size(size_t ndom);
+int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_params *p,
+			     void *scratch, struct mc_plan *plan);
 
 #endif

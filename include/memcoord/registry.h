@@ -18,7 +18,9 @@
 #include <urcu/urcu-memb.h>
 #include <urcu/rculfhash.h>
 
+#include "memcoord/config.h"
 #include "memcoord/hv.h"
+#include "memcoord/signals.h"
 
 struct mc_collector;
 
@@ -32,6 +34,8 @@ struct mc_sample {
 	uint64_t cur_kib;            /* current balloon target (from info) */
 	uint64_t min_guarantee_kib;  /* 0 when unset */
 	bool has_stats;              /* false: the guest reports no balloon stats */
+	struct mc_signals sig;       /* checks and rates (sig.bad != 0: untrusted) */
+	uint32_t bad_total;          /* samples of this domain rejected so far */
 	struct rcu_head rcu;
 };
 
@@ -40,8 +44,18 @@ struct mc_domain {
 	uint8_t uuid[MC_UUID_LEN];
 	char name[MC_NAME_LEN];
 	struct mc_sample *sample;    /* RCU pointer, NULL until the first sample */
-	int64_t last_set_ns;         /* written by the actuator (uatomic), 0 = never */
-	uint64_t dry_note;           /* actuator only: last "would set" logged */
+	/* Written by the actuator (arbiter thread), read by the snapshot. */
+	int64_t last_set_ns;         /* last balloon change, 0 = never */
+	uint64_t last_target_kib;    /* its target */
+	int64_t last_grow_ns;        /* last change that grew the balloon */
+	uint64_t dry_note;           /* last "would set" logged at info */
+	/* Per-domain configuration, resolved by the snapshot (arbiter thread)
+	 * whenever the configuration generation changes. */
+	uint64_t dcfg_gen;           /* 0: not resolved yet */
+	bool excluded;
+	uint32_t weight;
+	bool has_floor, has_max;
+	uint64_t cfg_floor_kib, cfg_max_kib;
 	struct mc_collector *collector; /* owned by the thread that adds/removes */
 	struct rcu_head rcu;
 };
@@ -57,6 +71,8 @@ struct mc_host_sample {
 struct mc_registry {
 	struct cds_lfht *ht;
 	struct mc_host_sample *host;   /* RCU pointer, NULL until first sample */
+	struct mc_config *cfg;         /* RCU pointer: the running configuration
+					* (owned and replaced by the daemon) */
 	unsigned long count;           /* records linked (uatomic) */
 };
 

@@ -1,0 +1,58 @@
+/* memcoord — guest statistics as hostile input: sanity checks, and the
+ * signals derived from two consecutive samples (headroom, consumption rate,
+ * swap and fault rates, staleness).
+ *
+ * Pure functions: the collector calls them with its previous trusted sample
+ * and logs what they find; the policy reads the results from the view. */
+#ifndef MEMCOORD_SIGNALS_H
+#define MEMCOORD_SIGNALS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "memcoord/hv.h"
+
+/* Why a sample was rejected (bits of mc_signals.bad). */
+#define MC_BAD_UNUSED      0x01u  /* unused above the balloon */
+#define MC_BAD_USABLE      0x02u  /* usable above the balloon */
+#define MC_BAD_CACHES      0x04u  /* disk caches above the balloon */
+#define MC_BAD_AVAILABLE   0x08u  /* guest MemTotal above the balloon */
+#define MC_BAD_COUNTER     0x10u  /* a counter went backwards */
+#define MC_BAD_MAGNITUDE   0x20u  /* a value beyond any real guest */
+#define MC_BAD_LAST_UPDATE 0x40u  /* the guest's stats clock went backwards */
+#define MC_BAD_ACTUAL      0x80u  /* balloon above the domain maximum */
+#define MC_BAD_NBITS 8
+
+/* Largest memory figure believed: 64 TiB in KiB. */
+#define MC_SIG_MAX_KIB (64ULL * 1024 * 1024 * 1024)
+
+struct mc_signals {
+	uint32_t bad;              /* 0: trusted */
+	bool has_rates;            /* rates derived from a previous trusted sample */
+	uint64_t headroom_kib;     /* usable, else unused + disk_caches, capped at actual */
+	int64_t consume_kib_s;     /* d(actual - headroom)/dt; negative when freeing */
+	uint64_t swap_in_kib_s;
+	uint64_t swap_out_kib_s;
+	uint64_t major_fault_s;
+	uint32_t stale_samples;    /* consecutive samples with last_update unchanged */
+	bool fresh;                /* new guest data (last_update advanced, or
+				    * not reported): the collector keeps the
+				    * last fresh trusted sample as `prev`, so
+				    * rates span real guest updates */
+};
+
+/* Check cur and derive its signals. prev is the last fresh trusted sample
+ * (NULL if none) taken at prev_ns; prev_sig is the signals of the latest
+ * trusted sample (fresh or not; NULL if none), whose stale count and rates a
+ * stale sample carries on. cur was taken at cur_ns; max_kib is the domain's
+ * maximum memory (0 if unknown). A sample with bad != 0 must not be
+ * trusted; its other fields are zero. */
+void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
+		       const struct mc_signals *prev_sig,
+		       const struct mc_stats *cur, int64_t cur_ns,
+		       uint64_t max_kib, struct mc_signals *out);
+
+/* Short text of one MC_BAD_* bit ("unused above actual", ...). */
+const char *mc_signals_bad_name(uint32_t bit);
+
+#endif

@@ -1,0 +1,179 @@
+/* memcoord — sanity checks on guest statistics and derived signals.
+ *
+ * Everything a guest reports is a claim. A claim that cannot be true (more
+ * free memory than the balloon holds, a counter running backwards, a figure
+ * no machine has) rejects the whole sample: its values are not used, the
+ * domain keeps its last trusted sample for rates, and the collector counts
+ * and logs the rejection. Rates use KiB and seconds. */
+#include "memcoord/signals.h"
+
+#include <string.h>
+
+/* The guest reports its own figures a moment after the host reads the
+ * balloon; while the balloon deflates, the guest may still count pages the
+ * balloon already took back. Allow this much slack before calling a figure
+ * impossible. */
+#define SLACK_KIB (64 * 1024)
+
+/* Counters are believed up to this rate: 64 GiB/s of swap, 100 M faults/s. */
+#define MAX_SWAP_KIB_S (64ULL * 1024 * 1024)
+#define MAX_FAULT_S 100000000ULL
+
+const char *mc_signals_bad_name(uint32_t bit)
+{
+	switch (bit) {
+	case MC_BAD_UNUSED: return "unused above the balloon";
+	case MC_BAD_USABLE: return "usable above the balloon";
+	case MC_BAD_CACHES: return "disk caches above the balloon";
+	case MC_BAD_AVAILABLE: return "total memory above the balloon";
+	case MC_BAD_COUNTER: return "a counter went backwards or jumped";
+	case MC_BAD_MAGNITUDE: return "an impossible magnitude";
+	case MC_BAD_LAST_UPDATE: return "stats timestamp went backwards";
+	case MC_BAD_ACTUAL: return "balloon above the domain maximum";
+	default: return "unknown";
+	}
+}
+
+static bool has(const struct mc_stats *s, enum mc_stat t)
+{
+	return mc_stats_has(s, t);
+}
+
+/* The checks that need only the sample itself. */
+static uint32_t check_alone(const struct mc_stats *cur, uint64_t max_kib)
+{
+	static const enum mc_stat mem_tags[] = {
+		MC_STAT_UNUSED, MC_STAT_USABLE, MC_STAT_AVAILABLE,
+		MC_STAT_DISK_CACHES, MC_STAT_ACTUAL, MC_STAT_SWAP_IN, MC_STAT_SWAP_OUT,
+	};
+	uint64_t actual = cur->val[MC_STAT_ACTUAL];
+	uint64_t limit = actual + SLACK_KIB;
+	uint32_t bad = 0;
+
+	for (size_t i = 0; i < sizeof(mem_tags) / sizeof(mem_tags[0]); i++)
+		if (has(cur, mem_tags[i]) && cur->val[mem_tags[i]] > MC_SIG_MAX_KIB)
+			bad |= MC_BAD_MAGNITUDE;
+	if (bad)
+		return bad;
+	if (!has(cur, MC_STAT_ACTUAL))
+		return 0;
+	if (has(cur, MC_STAT_UNUSED) && cur->val[MC_STAT_UNUSED] > limit)
+		bad |= MC_BAD_UNUSED;
+	if (has(cur, MC_STAT_USABLE) && cur->val[MC_STAT_USABLE] > limit)
+		bad |= MC_BAD_USABLE;
+	if (has(cur, MC_STAT_DISK_CACHES) && cur->val[MC_STAT_DISK_CACHES] > limit)
+		bad |= MC_BAD_CACHES;
+	if (has(cur, MC_STAT_AVAILABLE) && cur->val[MC_STAT_AVAILABLE] > limit)
+		bad |= MC_BAD_AVAILABLE;
+	if (max_kib && actual > max_kib + SLACK_KIB)
+		bad |= MC_BAD_ACTUAL;
+	return bad;
+}
+
+/* Per-second rate of a counter that must not decrease. */
+static bool counter_rate(const struct mc_stats *prev, const struct mc_stats *cur,
+			 enum mc_stat t, int64_t dt_ns, uint64_t max_rate,
+			 uint64_t *rate)
+{
+	uint64_t a, b, d;
+
+	*rate = 0;
+	if (!has(prev, t) || !has(cur, t))
+		return true;
+	a = prev->val[t];
+	b = cur->val[t];
+	if (b < a)
+		return false;
+	d = b - a;
+	/* d * 1e9 / dt without overflow: d is bounded by the magnitude check
+	 * only for memory tags, so divide first when large. */
+	if (d > UINT64_MAX / MC_NS_PER_S)
+		*rate = d / (uint64_t)dt_ns * MC_NS_PER_S;
+	else
+		*rate = d * MC_NS_PER_S / (uint64_t)dt_ns;
+	return *rate <= max_rate;
+}
+
+static uint64_t headroom(const struct mc_stats *s)
+{
+	uint64_t h, actual = s->val[MC_STAT_ACTUAL];
+
+	if (has(s, MC_STAT_USABLE))
+		h = s->val[MC_STAT_USABLE];
+	else
+		/* Without MemAvailable, page cache is the reclaimable part. */
+		h = s->val[MC_STAT_UNUSED] + s->val[MC_STAT_DISK_CACHES];
+	/* Within the slack a guest may claim more than the balloon: never
+	 * believe more headroom than memory. */
+	return has(s, MC_STAT_ACTUAL) && h > actual ? actual : h;
+}
+
+/* Used memory by the guest's own figures: MemTotal moves with the balloon
+ * inside the guest, so MemTotal - MemAvailable comes from one consistent
+ * guest report, while "actual" is read from the host side and can run ahead
+ * of a guest that has not reported since the balloon moved. */
+static int64_t used_kib(const struct mc_stats *s, uint64_t head)
+{
+	uint64_t total = has(s, MC_STAT_AVAILABLE) ? s->val[MC_STAT_AVAILABLE]
+						    : s->val[MC_STAT_ACTUAL];
+
+	return total > head ? (int64_t)(total - head) : 0;
+}
+
+void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
+		       const struct mc_signals *prev_sig,
+		       const struct mc_stats *cur, int64_t cur_ns,
+		       uint64_t max_kib, struct mc_signals *out)
+{
+	int64_t dt_ns = cur_ns - prev_ns;
+
+	memset(out, 0, sizeof(*out));
+	out->bad = check_alone(cur, max_kib);
+	if (out->bad)
+		return;
+	out->headroom_kib = headroom(cur);
+	out->fresh = true;
+	if (!prev || dt_ns <= 0)
+		return;
+
+	if (has(prev, MC_STAT_LAST_UPDATE) && has(cur, MC_STAT_LAST_UPDATE)) {
+		uint64_t a = prev->val[MC_STAT_LAST_UPDATE], b = cur->val[MC_STAT_LAST_UPDATE];
+
+		if (b < a) {
+			out->bad = MC_BAD_LAST_UPDATE;
+			out->headroom_kib = 0;
+			out->fresh = false;
+			return;
+		}
+		if (b == a) {
+			/* The guest has not refreshed its figures: nothing new
+			 * to derive; carry the last rates on. */
+			out->fresh = false;
+			if (prev_sig) {
+				out->stale_samples = prev_sig->stale_samples + 1;
+				out->has_rates = prev_sig->has_rates;
+				out->consume_kib_s = prev_sig->consume_kib_s;
+				out->swap_in_kib_s = prev_sig->swap_in_kib_s;
+				out->swap_out_kib_s = prev_sig->swap_out_kib_s;
+				out->major_fault_s = prev_sig->major_fault_s;
+			} else {
+				out->stale_samples = 1;
+			}
+			return;
+		}
+	}
+	if (!counter_rate(prev, cur, MC_STAT_SWAP_IN, dt_ns, MAX_SWAP_KIB_S, &out->swap_in_kib_s) ||
+	    !counter_rate(prev, cur, MC_STAT_SWAP_OUT, dt_ns, MAX_SWAP_KIB_S, &out->swap_out_kib_s) ||
+	    !counter_rate(prev, cur, MC_STAT_MAJOR_FAULT, dt_ns, MAX_FAULT_S, &out->major_fault_s)) {
+		memset(out, 0, sizeof(*out));
+		out->bad = MC_BAD_COUNTER;
+		return;
+	}
+
+	{
+		int64_t d = used_kib(cur, out->headroom_kib) - used_kib(prev, headroom(prev));
+
+		out->consume_kib_s = (int64_t)((double)d * (double)MC_NS_PER_S / (double)dt_ns);
+	}
+	out->has_rates = true;
+}
