@@ -297,7 +297,7 @@ static bool act_fit_reserve(struct mc_actuator *a, const struct mc_view *v,
 
 int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
 		      const struct mc_vmeta *meta, const struct mc_plan *p,
-		      int64_t now_ns)
+		      int64_t now_ns, struct mc_applied *out)
 {
 	/* Memory this plan has returned to (+) or taken from (-) the host. */
 	int64_t plan_delta_kib = 0;
@@ -324,6 +324,8 @@ int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
 				a->stats.skipped++;
 				mc_debug("not setting %s: %s (%s)", e.name, e.why,
 					 act->reason);
+				if (out)
+					out[i] = (struct mc_applied){MC_APPLIED_SKIPPED, 0, e.why};
 				continue;
 			}
 			if ((pass == 0) != (e.kind == ACT_SHRINK))
@@ -336,6 +338,9 @@ int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
 					if (e.clamped)
 						a->stats.clamped++;
 					a->stats.skipped++;
+					if (out)
+						out[i] = (struct mc_applied){MC_APPLIED_SKIPPED, 0,
+							"host reserve"};
 					continue;
 				}
 				if (e.target_kib != asked)
@@ -344,8 +349,16 @@ int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
 			if (e.clamped)
 				a->stats.clamped++;
 
-			if (act_set(a, &e, act, now_ns) < 0)
-				continue;
+			{
+				int r = act_set(a, &e, act, now_ns);
+
+				if (out)
+					out[i] = r == 0 ? (struct mc_applied){MC_APPLIED, e.target_kib, NULL}
+						 : r == -ENOENT ? (struct mc_applied){MC_APPLIED_SKIPPED, 0, "vanished"}
+						 : (struct mc_applied){MC_APPLIED_FAILED, 0, "hypervisor error"};
+				if (r < 0)
+					continue;
+			}
 			applied++;
 			if (e.kind == ACT_SHRINK)
 				plan_delta_kib += act_sat_i64(e.d->actual_kib - e.target_kib);

@@ -193,6 +193,8 @@ struct mc_arbiter {
 	struct mc_arbiter_cfg cfg;
 	struct mc_snapshot snap;
 	struct mc_plan plan;
+	struct mc_applied *applied;      /* outcome per plan action */
+	size_t applied_cap;
 	void *scratch;
 	size_t scratch_cap;
 	int64_t next_reactive_ns;        /* earliest next sample-driven pass */
@@ -242,8 +244,9 @@ static int scratch_reserve(struct mc_arbiter *a, size_t want)
 static int run_pass(struct mc_arbiter *a)
 {
 	const struct mc_policy *pol;
-	int64_t t0 = mc_now_ns(), t1;
-	int rc;
+	int64_t t0 = mc_now_ns();
+	int64_t r0 = mc_real_now_ns(), r1;   /* costs in real time */
+	int rc, napplied = 0;
 
 	rc = mc_snapshot_build(&a->snap, a->reg, t0);
 	if (rc == -EINVAL) {
@@ -265,25 +268,38 @@ static int run_pass(struct mc_arbiter *a)
 	}
 	a->plan.n = 0;
 	rc = pol->decide(&a->snap.view, &a->snap.cfg.params, a->scratch, &a->plan);
-	t1 = mc_now_ns();
+	r1 = mc_real_now_ns();
 	if (rc < 0) {
 		mc_warn("arbiter: policy %s failed (%d); no action this pass", pol->name, rc);
 		a->plan.n = 0;
 	}
 	mc_debug("decision: %zu domains, %zu actions, %lld us",
-		 a->snap.view.n, a->plan.n, (long long)((t1 - t0) / 1000));
+		 a->snap.view.n, a->plan.n, (long long)((r1 - r0) / 1000));
+	if (a->plan.n > a->applied_cap) {
+		struct mc_applied *r = realloc(a->applied, a->plan.cap * sizeof(*r));
+
+		if (r) {
+			a->applied = r;
+			a->applied_cap = a->plan.cap;
+		}
+	}
 	if (a->plan.n) {
 		a->act->cfg.dry_run = a->snap.cfg.dry_run;
 		a->act->cfg.host_reserve_kib = a->snap.cfg.params.bal.host_reserve_kib;
-		mc_actuator_apply(a->act, &a->snap.view, a->snap.meta, &a->plan,
-				  mc_now_ns());
+		napplied = mc_actuator_apply(a->act, &a->snap.view, a->snap.meta, &a->plan,
+					     mc_now_ns(),
+					     a->plan.n <= a->applied_cap ? a->applied : NULL);
 	}
+	if (a->cfg.trace)
+		mc_trace_pass(a->cfg.trace, t0, &a->snap.view, a->snap.meta, &a->plan,
+			      a->plan.n && a->plan.n <= a->applied_cap ? a->applied : NULL);
 
 	/* Sample-driven passes are spaced by ten times this one's cost, so
 	 * the arbiter stays under a tenth of a core however fast samples
 	 * arrive; 1 ms at least. */
 	{
-		int64_t gap = (t1 - t0) * 10;
+		/* Real cost, converted to the (possibly faster) clock. */
+		int64_t gap = (int64_t)((double)(r1 - r0) * 10 * mc_clock_speed());
 
 		if (gap < MC_NS_PER_MS)
 			gap = MC_NS_PER_MS;
@@ -291,7 +307,10 @@ static int run_pass(struct mc_arbiter *a)
 	}
 	pthread_mutex_lock(&a->lock);
 	a->stats.passes++;
-	a->stats.last_pass_ns = t1 - t0;
+	a->stats.last_pass_ns = r1 - r0;
+	mc_hist_add(&a->stats.pass_ns, r1 - r0);
+	a->stats.actions += a->plan.n;
+	a->stats.applied += (unsigned long)napplied;
 	pthread_mutex_unlock(&a->lock);
 	return 0;
 }
@@ -492,6 +511,7 @@ void mc_arbiter_stop(struct mc_arbiter *a)
 	pthread_mutex_destroy(&a->lock);
 	mc_snapshot_fini(&a->snap);
 	free(a->plan.act);
+	free(a->applied);
 	free(a->scratch);
 	free(a);
 }

@@ -2,12 +2,18 @@
 #include "memcoord/util.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int64_t mc_now_ns(void)
+/* Clock speed-up and the real instant it started from. Written once before
+ * threads exist, read-only afterwards. */
+static double clock_speed = 1.0;
+static int64_t clock_origin;
+
+static int64_t real_now_ns(void)
 {
 	struct timespec ts;
 
@@ -15,12 +21,40 @@ int64_t mc_now_ns(void)
 	return (int64_t)ts.tv_sec * MC_NS_PER_S + ts.tv_nsec;
 }
 
+int64_t mc_real_now_ns(void)
+{
+	return real_now_ns();
+}
+
+void mc_clock_set_speed(double k)
+{
+	clock_origin = real_now_ns();
+	clock_speed = k >= 1.0 ? k : 1.0;
+}
+
+double mc_clock_speed(void)
+{
+	return clock_speed;
+}
+
+int64_t mc_now_ns(void)
+{
+	int64_t real = real_now_ns();
+
+	if (clock_speed == 1.0)
+		return real;
+	return clock_origin + (int64_t)((double)(real - clock_origin) * clock_speed);
+}
+
 struct timespec mc_ns_to_ts(int64_t ns)
 {
-	struct timespec ts = {
-		.tv_sec = ns / MC_NS_PER_S,
-		.tv_nsec = ns % MC_NS_PER_S,
-	};
+	struct timespec ts;
+
+	/* A deadline on the fast clock is sooner in real time. */
+	if (clock_speed != 1.0)
+		ns = clock_origin + (int64_t)((double)(ns - clock_origin) / clock_speed);
+	ts.tv_sec = ns / MC_NS_PER_S;
+	ts.tv_nsec = ns % MC_NS_PER_S;
 	return ts;
 }
 
@@ -114,4 +148,47 @@ int mc_parse_u64(const char *s, uint64_t *out)
 		return -EINVAL;
 	*out = v;
 	return 0;
+}
+
+/* Bucket k covers [2^(k/8), 2^((k+1)/8)) ns. */
+static int hist_bucket(int64_t ns)
+{
+	int k;
+
+	if (ns < 1)
+		return 0;
+	k = (int)(8.0 * log2((double)ns));
+	if (k < 0)
+		k = 0;
+	if (k >= MC_HIST_BUCKETS)
+		k = MC_HIST_BUCKETS - 1;
+	return k;
+}
+
+void mc_hist_add(struct mc_hist *h, int64_t ns)
+{
+	h->bucket[hist_bucket(ns)]++;
+	h->count++;
+	if (ns > h->max_ns)
+		h->max_ns = ns;
+}
+
+int64_t mc_hist_quantile(const struct mc_hist *h, double q)
+{
+	uint64_t want, seen = 0;
+
+	if (!h->count)
+		return 0;
+	want = (uint64_t)(q * (double)h->count);
+	if (want >= h->count)
+		want = h->count - 1;
+	for (int k = 0; k < MC_HIST_BUCKETS; k++) {
+		seen += h->bucket[k];
+		if (seen > want) {
+			int64_t edge = (int64_t)exp2((double)(k + 1) / 8.0);
+
+			return edge < h->max_ns ? edge : h->max_ns;
+		}
+	}
+	return h->max_ns;
 }

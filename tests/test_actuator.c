@@ -125,7 +125,7 @@ static int apply(struct mc_vdom *doms, size_t n, struct mc_vhost host,
 	struct mc_view v = { .now_ns = now_ns, .host = host, .n = n, .dom = doms };
 	struct mc_plan p = { .n = nact, .cap = nact, .act = acts };
 
-	return mc_actuator_apply(&act, &v, meta, &p, now_ns);
+	return mc_actuator_apply(&act, &v, meta, &p, now_ns, NULL);
 }
 
 static bool called(size_t i, uint8_t id, uint64_t kib)
@@ -406,7 +406,7 @@ static void test_no_meta(void)
 
 	setup(512, false);
 	/* Without names the actuator logs the UUID instead. */
-	CHECK(mc_actuator_apply(&act, &v, NULL, &p, 1000) == 1);
+	CHECK(mc_actuator_apply(&act, &v, NULL, &p, 1000, NULL) == 1);
 	CHECK(fk.ncalls == 1 && called(0, 1, MIB(900)));
 	report("without meta, domains are named by UUID", before);
 }

@@ -53,10 +53,24 @@ struct mc_actuator {
 void mc_actuator_init(struct mc_actuator *a, struct mc_hv *hv,
 		      struct mc_registry *reg, const struct mc_actuator_cfg *cfg);
 
+/* What became of one planned action. */
+enum mc_applied_status {
+	MC_APPLIED = 0,        /* set (or, in a dry run, logged) */
+	MC_APPLIED_SKIPPED,    /* not applied: see why */
+	MC_APPLIED_FAILED,     /* the hypervisor refused */
+};
+
+struct mc_applied {
+	enum mc_applied_status status;
+	uint64_t target_kib;   /* after clamps (MC_APPLIED) */
+	const char *why;       /* static text for SKIPPED/FAILED, else NULL */
+};
+
 /* Apply plan p decided on view v (meta parallel to v->dom). now_ns is the
- * time used to stamp changes. Returns the number of changes applied. */
+ * time used to stamp changes. If out is not NULL it receives p->n entries,
+ * the outcome of each action. Returns the number of changes applied. */
 int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
 		      const struct mc_vmeta *meta, const struct mc_plan *p,
-		      int64_t now_ns);
+		      int64_t now_ns, struct mc_applied *out);
 
 #endif

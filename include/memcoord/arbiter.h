@@ -16,6 +16,7 @@
 #include "memcoord/actuator.h"
 #include "memcoord/policy.h"
 #include "memcoord/registry.h"
+#include "memcoord/trace.h"
 
 /* The arbiter reads the running configuration (policy, parameters,
  * interval, dry run, host reserve) from reg->cfg at every pass, so a reload
@@ -25,6 +26,7 @@ struct mc_arbiter_cfg {
 	int once_wait_ms;       /* --once: longest wait for first samples */
 	void (*done)(void *opaque);  /* --once: called when the decision ran */
 	void *done_opaque;
+	struct mc_trace *trace;      /* --trace: written each pass; may be NULL */
 };
 
 /* What a pass needs of the configuration, copied with the view. */
@@ -58,6 +60,9 @@ struct mc_arbiter_stats {
 	unsigned long passes;     /* policy decisions made */
 	unsigned long wakeups;    /* wake-ups from samples (coalesced) */
 	int64_t last_pass_ns;     /* snapshot + policy time of the last pass */
+	struct mc_hist pass_ns;   /* snapshot + policy time of every pass */
+	unsigned long actions;    /* actions planned */
+	unsigned long applied;    /* changes applied (or logged in a dry run) */
 };
 
 int mc_arbiter_start(struct mc_arbiter **out, struct mc_registry *reg,

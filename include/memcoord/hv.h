@@ -86,6 +86,7 @@ enum mc_hv_event {
 	MC_HV_EV_STOPPED,      /* stopped, crashed, or undefined */
 	MC_HV_EV_CONNECTED,    /* (re)connected: resynchronise from a listing */
 	MC_HV_EV_DISCONNECTED, /* connection lost; reconnect in progress */
+	MC_HV_EV_END,          /* simulated host: the scenario is over */
 };
 
 struct mc_hv_callbacks {

@@ -16,11 +16,20 @@
 #define MC_NS_PER_MS 1000000LL
 #define MC_NS_PER_S 1000000000LL
 
-/* CLOCK_MONOTONIC in nanoseconds. */
+/* memcoord's clock: CLOCK_MONOTONIC in nanoseconds, or, after
+ * mc_clock_set_speed(k), a clock running k times faster (an accelerated
+ * simulation: every period, interval and timeout in the daemon shrinks by
+ * k in real time). */
 int64_t mc_now_ns(void);
+/* CLOCK_MONOTONIC, never sped up: for measuring memcoord's own costs. */
+int64_t mc_real_now_ns(void);
+/* Set once, before any thread starts; k >= 1. */
+void mc_clock_set_speed(double k);
+double mc_clock_speed(void);
 
-/* Absolute CLOCK_MONOTONIC timespec at now + delta_ns, for
- * pthread_cond_timedwait on a condvar created with mc_cond_init_monotonic. */
+/* Absolute CLOCK_MONOTONIC (real) timespec for a deadline on memcoord's
+ * clock, for pthread_cond_timedwait on a condvar created with
+ * mc_cond_init_monotonic. mc_deadline_ts: now + delta_ns. */
 struct timespec mc_deadline_ts(int64_t delta_ns);
 struct timespec mc_ns_to_ts(int64_t ns);
 
@@ -40,5 +49,19 @@ int mc_parse_u64(const char *s, uint64_t *out);
 
 static inline uint64_t mc_mib_to_kib(uint64_t mib) { return mib * MC_KIB_PER_MIB; }
 static inline uint64_t mc_kib_to_mib(uint64_t kib) { return kib / MC_KIB_PER_MIB; }
+
+
+/* A latency histogram with logarithmic buckets (8 per doubling, about 9%
+ * resolution) from 1 ns to about 18 minutes: constant memory however long
+ * the daemon runs. Not thread-safe: one writer. */
+#define MC_HIST_BUCKETS 320
+struct mc_hist {
+	uint64_t count;
+	int64_t max_ns;
+	uint64_t bucket[MC_HIST_BUCKETS];
+};
+void mc_hist_add(struct mc_hist *h, int64_t ns);
+/* The q-quantile (0..1) in ns, the upper edge of its bucket; 0 if empty. */
+int64_t mc_hist_quantile(const struct mc_hist *h, double q);
 
 #endif
