@@ -1,4 +1,6 @@
-/* memcoord — configuration defaults, command line and validation. */
+/* memcoord — configuration: defaults, the command line, validation, and the
+ * build sequence (defaults, file, command line). The INI file itself is read
+ * and printed by config_file.c. */
 #include "memcoord/config.h"
 
 #include <errno.h>
@@ -7,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "memcoord/util.h"
 
@@ -18,13 +21,30 @@
 
 void mc_config_defaults(struct mc_config *c)
 {
+	struct mc_balance_params *b = &c->params.bal;
+
 	memset(c, 0, sizeof(*c));
-	mc_strlcpy(c->policy, "seed", sizeof(c->policy));
+	mc_strlcpy(c->policy, MC_DEF_POLICY, sizeof(c->policy));
 	c->interval_ms = MC_DEF_INTERVAL_MS;
 	c->stats_period_s = MC_DEF_STATS_PERIOD_S;
 	c->params.seed.loaded_kib = mc_mib_to_kib(MC_DEF_LOADED_MIB);
 	c->params.seed.free_kib = mc_mib_to_kib(MC_DEF_FREE_MIB);
+	b->low_kib = mc_mib_to_kib(MC_DEF_LOW_MIB);
+	b->target_kib = mc_mib_to_kib(MC_DEF_TARGET_MIB);
+	b->high_kib = mc_mib_to_kib(MC_DEF_HIGH_MIB);
+	b->shrink_step_kib = mc_mib_to_kib(MC_DEF_SHRINK_STEP_MIB);
+	b->cooldown_ms = MC_DEF_COOLDOWN_MS;
+	b->horizon_ms = MC_DEF_HORIZON_MS;
+	b->stale_samples = MC_DEF_STALE_SAMPLES;
+	b->stuck_ms = MC_DEF_STUCK_MS;
+	b->stuck_recheck_ms = MC_DEF_STUCK_RECHECK_MS;
+	b->swap_pressure_kib_s = MC_DEF_SWAP_PRESSURE_KIB_S;
+	b->fault_pressure_s = MC_DEF_FAULT_PRESSURE_S;
+	b->budget_kib = 0;
+	b->host_reserve_kib = 0;    /* filled in from host_reserve_kib at start */
 	c->floor_kib = mc_mib_to_kib(MC_DEF_FLOOR_MIB);
+	c->weight = MC_DEF_WEIGHT;
+	c->log_level = MC_LOG_INFO;
 	c->resync_s = MC_DEF_RESYNC_S;
 }
 
@@ -34,6 +54,46 @@ void mc_config_free(struct mc_config *c)
 		return;
 	free(c->uri);
 	c->uri = NULL;
+	free(c->config_path);
+	c->config_path = NULL;
+	free(c->sim_path);
+	c->sim_path = NULL;
+	free(c->trace_path);
+	c->trace_path = NULL;
+	free(c->doms);
+	c->doms = NULL;
+	c->ndoms = 0;
+}
+
+/* dst is treated as uninitialised; on failure it owns nothing (free-able). */
+int mc_config_copy(struct mc_config *dst, const struct mc_config *src)
+{
+	*dst = *src;
+	dst->uri = NULL;
+	dst->config_path = NULL;
+	dst->sim_path = NULL;
+	dst->trace_path = NULL;
+	dst->doms = NULL;
+	dst->ndoms = 0;
+	if (src->uri && !(dst->uri = strdup(src->uri)))
+		goto nomem;
+	if (src->config_path && !(dst->config_path = strdup(src->config_path)))
+		goto nomem;
+	if (src->sim_path && !(dst->sim_path = strdup(src->sim_path)))
+		goto nomem;
+	if (src->trace_path && !(dst->trace_path = strdup(src->trace_path)))
+		goto nomem;
+	if (src->ndoms) {
+		dst->doms = calloc(src->ndoms, sizeof(*dst->doms));
+		if (!dst->doms)
+			goto nomem;
+		memcpy(dst->doms, src->doms, src->ndoms * sizeof(*dst->doms));
+		dst->ndoms = src->ndoms;
+	}
+	return 0;
+nomem:
+	mc_config_free(dst);
+	return -ENOMEM;
 }
 
 uint64_t mc_config_default_reserve_kib(uint64_t total_kib)
@@ -44,16 +104,177 @@ uint64_t mc_config_default_reserve_kib(uint64_t total_kib)
 	return pct > min ? pct : min;
 }
 
+const struct mc_dom_cfg *mc_config_find_domain(const struct mc_config *c,
+					       const uint8_t uuid[MC_UUID_LEN],
+					       const char *name)
+{
+	if (uuid)
+		for (size_t i = 0; i < c->ndoms; i++)
+			if (c->doms[i].by_uuid &&
+			    memcmp(c->doms[i].uuid, uuid, MC_UUID_LEN) == 0)
+				return &c->doms[i];
+	if (name)
+		for (size_t i = 0; i < c->ndoms; i++)
+			if (!c->doms[i].by_uuid && strcmp(c->doms[i].key, name) == 0)
+				return &c->doms[i];
+	return NULL;
+}
+
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (!err || !errlen)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 }
+
+/* Appends one line to err (validation reports every problem). When err is
+ * full, the last line that fits says how many were left out. */
+struct errlist {
+	char *buf;
+	size_t len, cap;
+	unsigned n, dropped;
+};
+
+#define ERR_TRAILER_ROOM 48   /* room kept for "(N more problems not shown)" */
+
+static void errlist_add(struct errlist *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void errlist_add(struct errlist *e, const char *fmt, ...)
+{
+	char line[512];
+	size_t l, need;
+	va_list ap;
+
+	e->n++;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	l = strlen(line);
+	need = l + (e->len ? 1 : 0) + 1 + ERR_TRAILER_ROOM;
+	if (!e->buf || e->len + need > e->cap) {
+		e->dropped++;
+		return;
+	}
+	if (e->len)
+		e->buf[e->len++] = '\n';
+	memcpy(e->buf + e->len, line, l + 1);
+	e->len += l;
+}
+
+static void errlist_finish(struct errlist *e)
+{
+	if (e->dropped && e->buf && e->cap > e->len + 1)
+		snprintf(e->buf + e->len, e->cap - e->len, "%s(%u more problem%s not shown)",
+			 e->len ? "\n" : "", e->dropped, e->dropped == 1 ? "" : "s");
+}
+
+/* "512 MiB", or "1000 KiB" when not a whole number of MiB. */
+static const char *kib_str(uint64_t kib, char buf[32])
+{
+	if (kib % MC_KIB_PER_MIB == 0)
+		snprintf(buf, 32, "%llu MiB", (unsigned long long)(kib / MC_KIB_PER_MIB));
+	else
+		snprintf(buf, 32, "%llu KiB", (unsigned long long)kib);
+	return buf;
+}
+
+static bool same_domain_key(const struct mc_dom_cfg *a, const struct mc_dom_cfg *b)
+{
+	if (a->by_uuid != b->by_uuid)
+		return false;
+	return a->by_uuid ? memcmp(a->uuid, b->uuid, MC_UUID_LEN) == 0
+			  : strcmp(a->key, b->key) == 0;
+}
+
+int mc_config_validate(const struct mc_config *c, char *err, size_t errlen)
+{
+	const struct mc_balance_params *b = &c->params.bal;
+	struct errlist e = {.buf = err, .cap = err ? errlen : 0};
+	/* Settings only the file can hold are reported with its name. */
+	const char *file = c->config_path;
+	char fpre[300] = "", b1[32], b2[32], b3[32];
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (file)
+		snprintf(fpre, sizeof(fpre), "%s: ", file);
+
+	if (c->compare && !c->sim_path)
+		errlist_add(&e, "--compare needs --sim SCENARIO");
+	if (c->params.seed.free_kib <= c->params.seed.loaded_kib)
+		errlist_add(&e, "free threshold (%s) must be greater than loaded threshold (%s)"
+			    " ([seed] free/loaded, --free-threshold/--loaded-threshold)",
+			    kib_str(c->params.seed.free_kib, b1),
+			    kib_str(c->params.seed.loaded_kib, b2));
+	if (c->interval_ms <= 0)
+		errlist_add(&e, "interval must be positive ([daemon] interval = %d ms)",
+			    c->interval_ms);
+	if (c->stats_period_s <= 0)
+		errlist_add(&e, "stats period must be positive ([daemon] stats_period = %d s)",
+			    c->stats_period_s);
+	if (c->resync_s <= 0)
+		errlist_add(&e, "resync period must be positive ([daemon] resync = %d s)",
+			    c->resync_s);
+	if (!mc_policy_find(c->policy))
+		errlist_add(&e, "unknown policy '%s' ([daemon] policy, --policy)", c->policy);
+	if (c->log_level < MC_LOG_ERR || c->log_level > MC_LOG_DEBUG)
+		errlist_add(&e, "log level %d out of range", (int)c->log_level);
+	if (c->weight < 1 || c->weight > MC_MAX_WEIGHT)
+		errlist_add(&e, "%s[defaults] weight: %u is out of range (1..%d)",
+			    fpre, c->weight, MC_MAX_WEIGHT);
+
+	if (!(b->low_kib < b->target_kib && b->target_kib < b->high_kib))
+		errlist_add(&e, "%s[balance] low/target/high: low < target < high is required,"
+			    " got low %s, target %s, high %s", fpre,
+			    kib_str(b->low_kib, b1), kib_str(b->target_kib, b2),
+			    kib_str(b->high_kib, b3));
+	if (b->shrink_step_kib == 0)
+		errlist_add(&e, "%s[balance] shrink_step: must be greater than 0", fpre);
+	if (b->cooldown_ms <= 0)
+		errlist_add(&e, "%s[balance] cooldown: must be greater than 0 (got %lld ms)",
+			    fpre, (long long)b->cooldown_ms);
+	if (b->horizon_ms <= 0)
+		errlist_add(&e, "%s[balance] horizon: must be greater than 0 (got %lld ms)",
+			    fpre, (long long)b->horizon_ms);
+	if (b->stuck_ms <= 0)
+		errlist_add(&e, "%s[balance] stuck: must be greater than 0 (got %lld ms)",
+			    fpre, (long long)b->stuck_ms);
+	if (b->stuck_recheck_ms <= 0)
+		errlist_add(&e, "%s[balance] stuck_recheck: must be greater than 0 (got %lld ms)",
+			    fpre, (long long)b->stuck_recheck_ms);
+	if (b->stale_samples < 1)
+		errlist_add(&e, "%s[balance] stale_samples: must be at least 1", fpre);
+
+	for (size_t i = 0; i < c->ndoms; i++) {
+		const struct mc_dom_cfg *d = &c->doms[i];
+		char where[400];
+
+		snprintf(where, sizeof(where), "%s%s%d: [domain:%s]",
+			 file ? file : "", file ? ":" : "line ", d->line, d->key);
+		if (d->has_floor && d->has_max && d->floor_kib > d->max_kib)
+			errlist_add(&e, "%s floor/max: floor %s is above max %s", where,
+				    kib_str(d->floor_kib, b1), kib_str(d->max_kib, b2));
+		if (d->has_weight && (d->weight < 1 || d->weight > MC_MAX_WEIGHT))
+			errlist_add(&e, "%s weight: %u is out of range (1..%d)", where,
+				    d->weight, MC_MAX_WEIGHT);
+		for (size_t j = 0; j < i; j++)
+			if (same_domain_key(&c->doms[j], d)) {
+				errlist_add(&e, "%s: duplicate section (first at line %d)",
+					    where, c->doms[j].line);
+				break;
+			}
+	}
+	errlist_finish(&e);
+	return e.n ? -EINVAL : 0;
+}
+
+/* ---- command line -------------------------------------------------------- */
 
 static int parse_mib(const char *opt, const char *s, bool allow_zero,
 		     uint64_t *kib, char *err, size_t errlen)
@@ -109,7 +330,7 @@ static int parse_seconds_ms(const char *opt, const char *s, int *ms,
 	}
 	if (*p != '\0')
 		goto bad;
-	if (whole * 1000 + frac == 0)
+	if (whole * 1000 + frac == 0 || whole * 1000 + frac > (uint64_t)MAX_SECONDS * 1000)
 		goto bad;
 	*ms = (int)(whole * 1000 + frac);
 	return 0;
@@ -119,15 +340,43 @@ bad:
 	return -EINVAL;
 }
 
+/* The policy names mc_policy_find knows, for messages ("seed, balance"). */
+static const char *known_policies(char *buf, size_t len)
+{
+	static const char *const names[] = {"seed", "balance"};
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (mc_policy_find(names[i]) && n < len)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "", names[i]);
+	return buf;
+}
+
+static const struct {
+	const char *name;
+	enum mc_log_level level;
+} log_levels[] = {
+	{"error", MC_LOG_ERR}, {"warning", MC_LOG_WARNING}, {"notice", MC_LOG_NOTICE},
+	{"info", MC_LOG_INFO}, {"debug", MC_LOG_DEBUG},
+};
+
 static void usage(FILE *out)
 {
+	char known[64];
+
 	fprintf(out,
 "Usage: memcoord [OPTIONS] [INTERVAL]\n"
 "Moves memory between the running guests of a libvirt host by ballooning.\n"
+"Options override the configuration file.\n"
 "\n"
+"      --config FILE         configuration file (default:\n"
+"                            %s, if it exists)\n"
+"      --check-config        validate the configuration, print the effective\n"
+"                            configuration and exit (0 valid, 2 invalid)\n"
 "  -c, --connect URI         libvirt URI (default: $LIBVIRT_DEFAULT_URI,\n"
 "                            else qemu:///system)\n"
-"      --policy NAME         decision policy: seed (default: seed)\n"
+"      --policy NAME         decision policy: %s (default: %s)\n"
 "      --interval SECONDS    decision interval (default 1); INTERVAL as the\n"
 "                            only positional argument means the same\n"
 "      --stats-period SECONDS  guest balloon statistics period, whole\n"
@@ -140,19 +389,31 @@ static void usage(FILE *out)
 "                            nor below its <memtune><min_guarantee>\n"
 "      --host-reserve MiB    free host memory never granted to guests\n"
 "                            (default: max(512 MiB, 2%% of host RAM))\n"
+"      --budget MiB          cap on the sum of all guests' balloons\n"
+"                            (balance policy; default 0 = none)\n"
 "      --dry-run             decide and log \"would set\", change nothing\n"
 "      --once                make one decision, then exit\n"
-"  -v, --verbose             more logging (repeat for debug)\n"
+"      --sim SCENARIO        run against a simulated host (a scenario file)\n"
+"      --trace FILE.csv      write every decision to a CSV trace\n"
+"      --compare             with --sim: run the scenario under the seed and\n"
+"                            the balance policy and compare them\n"
+"      --log-level LEVEL     error, warning, notice, info or debug\n"
+"                            (default info)\n"
+"  -v, --verbose             debug logging (same as --log-level debug)\n"
 "  -h, --help                this help\n"
-"      --version             print the version\n");
+"      --version             print the version\n",
+		MC_DEFAULT_CONFIG_PATH, known_policies(known, sizeof(known)), MC_DEF_POLICY);
 }
 
 enum {
 	OPT_POLICY = 1000, OPT_INTERVAL, OPT_STATS_PERIOD, OPT_LOADED, OPT_FREE,
-	OPT_FLOOR, OPT_RESERVE, OPT_DRY_RUN, OPT_ONCE, OPT_VERSION,
+	OPT_FLOOR, OPT_RESERVE, OPT_DRY_RUN, OPT_ONCE, OPT_VERSION, OPT_CONFIG,
+	OPT_CHECK_CONFIG, OPT_BUDGET, OPT_LOG_LEVEL, OPT_SIM, OPT_TRACE, OPT_COMPARE,
 };
 
 static const struct option long_opts[] = {
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
 	{"connect", required_argument, NULL, 'c'},
 	{"policy", required_argument, NULL, OPT_POLICY},
 	{"interval", required_argument, NULL, OPT_INTERVAL},
@@ -161,40 +422,93 @@ static const struct option long_opts[] = {
 	{"free-threshold", required_argument, NULL, OPT_FREE},
 	{"floor", required_argument, NULL, OPT_FLOOR},
 	{"host-reserve", required_argument, NULL, OPT_RESERVE},
+	{"budget", required_argument, NULL, OPT_BUDGET},
 	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 	{"once", no_argument, NULL, OPT_ONCE},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"sim", required_argument, NULL, OPT_SIM},
+	{"trace", required_argument, NULL, OPT_TRACE},
+	{"compare", no_argument, NULL, OPT_COMPARE},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
 
-enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **argv,
-					 void *outp, char *err, size_t errlen)
+static bool has_control_chars(const char *s)
 {
-	FILE *out = outp ? outp : stdout;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* Replace *dst by a copy of s. */
+static int set_string(char **dst, const char *s, char *err, size_t errlen)
+{
+	char *n = strdup(s);
+
+	if (!n) {
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	free(*dst);
+	*dst = n;
+	return 0;
+}
+
+enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **argv,
+					 FILE *out, char *err, size_t errlen)
+{
 	bool interval_opt = false;
 	int opt, ms;
 
+	if (!out)
+		out = stdout;
 	opterr = 0;
-	optind = 1;
+	optind = 0;     /* full re-initialisation: this may run more than once */
 	while ((opt = getopt_long(argc, argv, ":c:vh", long_opts, NULL)) != -1) {
 		switch (opt) {
-		case 'c':
+		case OPT_CONFIG:
 			if (!*optarg) {
-				seterr(err, errlen, "--connect: empty URI");
+				seterr(err, errlen, "--config: empty file name");
 				return MC_ARGS_BAD;
 			}
-			free(c->uri);
-			c->uri = strdup(optarg);
-			if (!c->uri) {
-				seterr(err, errlen, "out of memory");
+			if (set_string(&c->config_path, optarg, err, errlen) < 0)
+				return MC_ARGS_BAD;
+			c->config_explicit = true;
+			break;
+		case OPT_CHECK_CONFIG:
+			c->check_config = true;
+			break;
+		case OPT_COMPARE:
+			c->compare = true;
+			break;
+		case OPT_SIM:
+		case OPT_TRACE:
+			if (!*optarg) {
+				seterr(err, errlen, "--%s: empty file name",
+				       opt == OPT_SIM ? "sim" : "trace");
 				return MC_ARGS_BAD;
 			}
+			if (set_string(opt == OPT_SIM ? &c->sim_path : &c->trace_path,
+				       optarg, err, errlen) < 0)
+				return MC_ARGS_BAD;
+			break;
+		case 'c':
+			if (!*optarg || has_control_chars(optarg)) {
+				seterr(err, errlen, "--connect: %s URI", *optarg ? "invalid" : "empty");
+				return MC_ARGS_BAD;
+			}
+			if (set_string(&c->uri, optarg, err, errlen) < 0)
+				return MC_ARGS_BAD;
 			break;
 		case OPT_POLICY:
 			if (!mc_policy_find(optarg)) {
-				seterr(err, errlen, "--policy: unknown policy '%s' (known: seed)", optarg);
+				char known[64];
+
+				seterr(err, errlen, "--policy: unknown policy '%s' (known: %s)",
+				       optarg, known_policies(known, sizeof(known)));
 				return MC_ARGS_BAD;
 			}
 			mc_strlcpy(c->policy, optarg, sizeof(c->policy));
@@ -236,12 +550,31 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
 				return MC_ARGS_BAD;
 			c->host_reserve_set = true;
 			break;
+		case OPT_BUDGET:
+			if (parse_mib("--budget", optarg, true,
+				      &c->params.bal.budget_kib, err, errlen) < 0)
+				return MC_ARGS_BAD;
+			break;
 		case OPT_DRY_RUN:
 			c->dry_run = true;
 			break;
 		case OPT_ONCE:
 			c->once = true;
 			break;
+		case OPT_LOG_LEVEL: {
+			size_t i, n = sizeof(log_levels) / sizeof(log_levels[0]);
+
+			for (i = 0; i < n; i++)
+				if (strcasecmp(optarg, log_levels[i].name) == 0)
+					break;
+			if (i == n) {
+				seterr(err, errlen, "--log-level: unknown level '%s'"
+				       " (error, warning, notice, info or debug)", optarg);
+				return MC_ARGS_BAD;
+			}
+			c->log_level = log_levels[i].level;
+			break;
+		}
 		case 'v':
 			c->verbose++;
 			break;
@@ -275,28 +608,49 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
 			return MC_ARGS_BAD;
 		c->interval_ms = ms;
 	}
-	return mc_config_validate(c, err, errlen) < 0 ? MC_ARGS_BAD : MC_ARGS_OK;
+	return MC_ARGS_OK;
 }
 
-int mc_config_validate(const struct mc_config *c, char *err, size_t errlen)
+/* ---- the whole sequence -------------------------------------------------- */
+
+enum mc_args_result mc_config_build(struct mc_config *c, int argc, char **argv,
+				    FILE *out, char *err, size_t errlen)
 {
-	if (c->params.seed.free_kib <= c->params.seed.loaded_kib) {
-		seterr(err, errlen, "free threshold (%llu MiB) must be greater than loaded threshold (%llu MiB)",
-		       (unsigned long long)mc_kib_to_mib(c->params.seed.free_kib),
-		       (unsigned long long)mc_kib_to_mib(c->params.seed.loaded_kib));
-		return -EINVAL;
+	enum mc_args_result r;
+	char *path = NULL;
+	bool explicit;
+	int rc;
+
+	if (err && errlen)
+		err[0] = '\0';
+	/* First pass: only to learn --config (and to reject a bad command
+	 * line before touching any file). */
+	mc_config_defaults(c);
+	r = mc_config_parse_args(c, argc, argv, out, err, errlen);
+	if (r != MC_ARGS_OK)
+		return r;
+	explicit = c->config_explicit;
+	if (c->config_path) {
+		path = c->config_path;
+		c->config_path = NULL;
 	}
-	if (c->interval_ms <= 0) {
-		seterr(err, errlen, "interval must be positive");
-		return -EINVAL;
+	mc_config_free(c);
+
+	/* Defaults, the file over them, the command line over the file. */
+	mc_config_defaults(c);
+	rc = mc_config_load_file(c, path ? path : MC_DEFAULT_CONFIG_PATH, err, errlen);
+	free(path);
+	if (rc == -ENOENT && !explicit) {
+		/* No default file: defaults and the command line only. */
+		mc_config_free(c);
+		mc_config_defaults(c);
+		if (err && errlen)
+			err[0] = '\0';
+	} else if (rc < 0) {
+		return MC_ARGS_BAD;
 	}
-	if (c->stats_period_s <= 0) {
-		seterr(err, errlen, "stats period must be positive");
-		return -EINVAL;
-	}
-	if (!mc_policy_find(c->policy)) {
-		seterr(err, errlen, "unknown policy '%s'", c->policy);
-		return -EINVAL;
-	}
-	return 0;
+	r = mc_config_parse_args(c, argc, argv, out, err, errlen);
+	if (r != MC_ARGS_OK)
+		return r;
+	return mc_config_validate(c, err, errlen) < 0 ? MC_ARGS_BAD : MC_ARGS_OK;
 }

@@ -11,6 +11,8 @@
 #include "memcoord/arbiter.h"
 #include "memcoord/collector.h"
 #include "memcoord/log.h"
+#include "memcoord/sim.h"
+#include "memcoord/trace.h"
 
 struct ev {
 	struct ev *next;
@@ -36,6 +38,8 @@ struct mc_daemon {
 	struct mc_actuator act;
 	struct mc_arbiter *arb;
 	struct mc_hostmon *hostmon;
+	struct mc_trace *trace;
+	struct mc_arbiter_stats final;  /* the arbiter's figures at stop */
 
 	int evfd;
 	pthread_mutex_t qlock;
@@ -132,9 +136,33 @@ int mc_daemon_create(struct mc_daemon **out, const struct mc_config *cfg)
 	d->reg_ready = true;
 	cb.event = on_hv_event;
 	cb.opaque = d;
-	rc = mc_hv_libvirt_create(d->cfg.uri, &cb, &d->hv);
-	if (rc < 0)
-		goto fail;
+	if (d->cfg.sim_path) {
+		char err[2048];
+
+		rc = mc_hv_sim_create(d->cfg.sim_path, d->cfg.params.bal.low_kib, &cb,
+				      &d->hv, err, sizeof(err));
+		if (rc < 0) {
+			mc_err("%s", err);
+			goto fail;
+		}
+		d->uri_shown = d->cfg.sim_path;
+		/* The whole process runs on the scenario's clock: set before
+		 * any thread exists. */
+		mc_clock_set_speed(mc_hv_sim_speed(d->hv));
+		if (!d->cfg.params.bal.budget_kib)
+			d->cfg.params.bal.budget_kib = mc_hv_sim_budget_kib(d->hv);
+	} else {
+		rc = mc_hv_libvirt_create(d->cfg.uri, &cb, &d->hv);
+		if (rc < 0)
+			goto fail;
+	}
+	if (d->cfg.trace_path) {
+		rc = mc_trace_open(&d->trace, d->cfg.trace_path);
+		if (rc < 0) {
+			mc_err("cannot write the trace %s: %s", d->cfg.trace_path, strerror(-rc));
+			goto fail;
+		}
+	}
 	*out = d;
 	return 0;
 fail:
@@ -154,11 +182,23 @@ struct mc_registry *mc_daemon_registry(struct mc_daemon *d)
 
 unsigned long mc_daemon_passes(struct mc_daemon *d)
 {
-	struct mc_arbiter_stats st = {0};
+	struct mc_arbiter_stats st;
 
-	if (d->arb)
-		mc_arbiter_get_stats(d->arb, &st);
+	mc_daemon_arbiter_stats(d, &st);
 	return st.passes;
+}
+
+void mc_daemon_arbiter_stats(struct mc_daemon *d, struct mc_arbiter_stats *out)
+{
+	if (d->arb)
+		mc_arbiter_get_stats(d->arb, out);
+	else
+		*out = d->final;
+}
+
+struct mc_hv *mc_daemon_hv(struct mc_daemon *d)
+{
+	return d->hv;
 }
 
 bool mc_daemon_finished(struct mc_daemon *d)
@@ -330,6 +370,10 @@ static void handle_event(struct mc_daemon *d, const struct ev *e)
 		d->connected = false;
 		mc_warn("lost the connection to %s; reconnecting", d->uri_shown);
 		break;
+	case MC_HV_EV_END:
+		mc_info("scenario %s is over", d->uri_shown);
+		uatomic_set(&d->finished, true);
+		break;
 	}
 }
 
@@ -485,6 +529,7 @@ int mc_daemon_start(struct mc_daemon *d)
 	arbcfg.once_wait_ms = MC_DEF_ONCE_WAIT_MS;
 	arbcfg.done = on_once_done;
 	arbcfg.done_opaque = d;
+	arbcfg.trace = d->trace;
 	rc = mc_arbiter_start(&d->arb, &d->reg, &d->act, &arbcfg);
 	if (rc < 0) {
 		mc_err("cannot start the arbiter: %s", strerror(-rc));
@@ -518,8 +563,12 @@ void mc_daemon_stop(struct mc_daemon *d)
 	d->stopped = true;
 
 	/* 1. No more decisions. */
+	if (d->arb)
+		mc_arbiter_get_stats(d->arb, &d->final);
 	mc_arbiter_stop(d->arb);
 	d->arb = NULL;
+	mc_trace_close(d->trace);
+	d->trace = NULL;
 	/* 2. No more host samples. */
 	mc_hostmon_stop(d->hostmon);
 	d->hostmon = NULL;

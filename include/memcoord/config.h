@@ -75,9 +75,12 @@ struct mc_config {
 	enum mc_log_level log_level;
 	int resync_s;
 
+	char *sim_path;             /* --sim SCENARIO: the simulated host */
+	char *trace_path;           /* --trace FILE.csv */
 	char *config_path;          /* NULL: MC_DEFAULT_CONFIG_PATH if it exists */
 	bool config_explicit;       /* --config given: the file must exist */
 	bool check_config;          /* --check-config */
+	bool compare;               /* --compare: seed vs balance on a --sim scenario */
 
 	struct mc_dom_cfg *doms;    /* per-domain sections */
 	size_t ndoms;

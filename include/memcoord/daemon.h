@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 
+#include "memcoord/arbiter.h"
 #include "memcoord/config.h"
 #include "memcoord/hv.h"
 #include "memcoord/registry.h"
@@ -39,8 +40,11 @@ bool mc_daemon_finished(struct mc_daemon *d);
 void mc_daemon_stop(struct mc_daemon *d);
 void mc_daemon_destroy(struct mc_daemon *d);
 
-/* For tests and status. */
+/* For tests, status and summaries. */
 struct mc_registry *mc_daemon_registry(struct mc_daemon *d);
 unsigned long mc_daemon_passes(struct mc_daemon *d);
+/* The arbiter's figures (the final ones after stop). */
+void mc_daemon_arbiter_stats(struct mc_daemon *d, struct mc_arbiter_stats *out);
+struct mc_hv *mc_daemon_hv(struct mc_daemon *d);
 
 #endif
