@@ -124,6 +124,7 @@ int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t no
 		struct mc_domain *d;
 		struct mc_host_sample *hs;
 		struct mc_config *cfg;
+		unsigned long epoch;
 		size_t n = 0;
 		bool overflow = false;
 		/* Headroom for domains added while we copy. */
@@ -151,10 +152,13 @@ int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t no
 			s->view.host.total_kib = hs->mem.total_kib;
 			s->view.host.taken_ns = hs->taken_ns;
 		}
+		epoch = uatomic_read(&reg->epoch);
 		cds_lfht_for_each_entry(reg->ht, &iter, d, node) {
 			struct mc_sample *sm = rcu_dereference(d->sample);
 
-			if (!sm)
+			/* No sample yet, or one from before a lost connection:
+			 * nothing to decide on. */
+			if (!sm || sm->epoch != epoch)
 				continue;
 			if (n == s->cap) {
 				overflow = true;

@@ -105,6 +105,7 @@ struct col_state {
 	struct mc_signals last_sig;
 	uint32_t bad_total;
 	uint32_t bad_logged;    /* MC_BAD_* kinds already logged for this domain */
+	unsigned long epoch;    /* registry epoch of the last collection */
 };
 
 /* Check the new sample against the last trusted one and derive its rates.
@@ -152,8 +153,18 @@ static int collect_once(struct mc_collector *c, struct col_state *st)
 	struct mc_hv *hv = c->env.hv;
 	struct mc_dom_info info;
 	struct mc_sample *s;
+	unsigned long epoch = uatomic_read(&c->env.reg->epoch);
 	int rc;
 
+	if (epoch != st->epoch) {
+		/* The connection was lost since the last sample: set the
+		 * stats period again (a restarted guest forgot it) and start
+		 * rates over rather than span the outage. */
+		st->epoch = epoch;
+		st->period_set = false;
+		st->has_prev = false;
+		st->has_last_sig = false;
+	}
 	if (!st->h) {
 		rc = hv->ops->dom_open(hv, c->d->uuid, &st->h);
 		if (rc < 0)
@@ -184,6 +195,7 @@ static int collect_once(struct mc_collector *c, struct col_state *st)
 	}
 	s->seq = ++st->seq;
 	s->taken_ns = mc_now_ns();
+	s->epoch = epoch;
 	s->state = info.state;
 	s->max_kib = info.max_kib;
 	s->cur_kib = info.cur_kib;

@@ -368,6 +368,9 @@ static void handle_event(struct mc_daemon *d, const struct ev *e)
 		break;
 	case MC_HV_EV_DISCONNECTED:
 		d->connected = false;
+		/* Every sample so far describes a world we can no longer act
+		 * on: decisions wait for samples from the new connection. */
+		uatomic_inc(&d->reg.epoch);
 		mc_warn("lost the connection to %s; reconnecting", d->uri_shown);
 		break;
 	case MC_HV_EV_END:

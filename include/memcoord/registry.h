@@ -36,6 +36,7 @@ struct mc_sample {
 	bool has_stats;              /* false: the guest reports no balloon stats */
 	struct mc_signals sig;       /* checks and rates (sig.bad != 0: untrusted) */
 	uint32_t bad_total;          /* samples of this domain rejected so far */
+	unsigned long epoch;         /* registry epoch when collected */
 	struct rcu_head rcu;
 };
 
@@ -74,6 +75,9 @@ struct mc_registry {
 	struct mc_config *cfg;         /* RCU pointer: the running configuration
 					* (owned and replaced by the daemon) */
 	unsigned long count;           /* records linked (uatomic) */
+	unsigned long epoch;           /* uatomic: bumped when the hypervisor
+					* connection is lost; samples of an
+					* older epoch are never decided on */
 };
 
 int mc_registry_init(struct mc_registry *r);
