@@ -173,15 +173,16 @@ static void act_evaluate(const struct mc_view *v, const struct mc_vmeta *meta,
 	hi = d->max_kib;
 	lo = d->floor_kib > hi ? hi : d->floor_kib;
 	t = act->target_kib;
-	if (t < lo)
+	/* The floor limits shrinks and the maximum limits grows. A grow is
+	 * never enlarged to reach the floor (that would grant memory the
+	 * policy did not budget for), and no clamp reverses the policy's
+	 * direction: a shrink of a domain below its floor does not become a
+	 * grow, nor a grow of a domain above its maximum a shrink. */
+	if (t < d->actual_kib && t < lo)
 		t = lo;
 	if (t > hi)
 		t = hi;
 	e->clamped = t != act->target_kib;
-	/* A clamp never reverses the policy's direction: a shrink asked of a
-	 * domain already below its floor must not turn into a grow (which would
-	 * also bypass the policy's view of the host), nor a grow of a domain
-	 * above its maximum into a shrink. */
 	if ((act->target_kib < d->actual_kib && t > d->actual_kib) ||
 	    (act->target_kib > d->actual_kib && t < d->actual_kib))
 		t = d->actual_kib;

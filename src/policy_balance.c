@@ -141,20 +141,24 @@ static bool eligible(const struct mc_vdom *d, const struct mc_balance_params *p)
 }
 
 /* The balloon was told a target and has not reached it within stuck_ms:
- * uncooperative until stuck_recheck_ms after that change. */
-static bool stuck(const struct mc_vdom *d, const struct mc_balance_params *p, int64_t now)
+ * uncooperative until stuck_recheck_ms after that change. Returns +1 when
+ * it failed to grow (it is not granted more), -1 when it failed to shrink
+ * (it is not shrunk, but may still be grown: a target above what it holds
+ * only stops the balloon), 0 otherwise. */
+static int stuck(const struct mc_vdom *d, const struct mc_balance_params *p, int64_t now)
 {
 	uint64_t off;
 	int64_t since;
 
 	if (!d->last_set_ns)
-		return false;
+		return 0;
 	since = now - d->last_set_ns;
 	off = d->actual_kib > d->last_target_kib ? d->actual_kib - d->last_target_kib
 						 : d->last_target_kib - d->actual_kib;
-	return off > BAL_STUCK_TOLERANCE_KIB &&
-	       since >= p->stuck_ms * MC_NS_PER_MS &&
-	       since < p->stuck_recheck_ms * MC_NS_PER_MS;
+	if (off <= BAL_STUCK_TOLERANCE_KIB || since < p->stuck_ms * MC_NS_PER_MS ||
+	    since >= p->stuck_recheck_ms * MC_NS_PER_MS)
+		return 0;
+	return d->last_target_kib > d->actual_kib ? 1 : -1;
 }
 
 static bool pressured(const struct mc_vdom *d, const struct mc_balance_params *p)
@@ -175,9 +179,14 @@ static void classify(const struct mc_view *v, const struct mc_balance_params *p,
 		uint64_t h, floor, room, consume = 0, want;
 		bool press, cooling;
 
+		int st;
+
 		memset(x, 0, sizeof(*x));
 		x->weight = d->weight ? d->weight : 1;
-		if (!eligible(d, p) || stuck(d, p, v->now_ns))
+		if (!eligible(d, p))
+			continue;
+		st = stuck(d, p, v->now_ns);
+		if (st > 0)
 			continue;
 		x->eligible = true;
 		h = d->headroom_kib;
@@ -202,7 +211,7 @@ static void classify(const struct mc_view *v, const struct mc_balance_params *p,
 
 		cooling = d->last_grow_ns &&
 			  v->now_ns - d->last_grow_ns < p->cooldown_ms * MC_NS_PER_MS;
-		if (cooling)
+		if (cooling || st < 0)
 			continue;
 		/* Never below the floor, nor below used memory + low. */
 		{
@@ -224,9 +233,12 @@ static void classify(const struct mc_view *v, const struct mc_balance_params *p,
 	}
 }
 
-/* Take up to `amount` from the caps at `cap_off`, in proportion to each cap
- * (shares = cap / div, div = 1 or the weight). Adds to the field at
- * `take_off`. Returns what was taken. */
+/* Take up to `amount` from the surplus caps (extra_cap, or squeeze_cap when
+ * squeezing), in proportion to each cap (divided by the weight when
+ * squeezing: heavier guests are squeezed less). Shares below the minimum
+ * balloon change are dropped and their part taken, in a second round, from
+ * guests that still have room, so a contended host sees a few real changes
+ * rather than thousands of crumbs. Returns what was taken. */
 static uint64_t take_proportional(struct bal_dom *b, size_t n, uint64_t amount,
 				  bool squeeze)
 {
@@ -242,8 +254,8 @@ static uint64_t take_proportional(struct bal_dom *b, size_t n, uint64_t amount,
 		return 0;
 	for (int round = 0; round < 2 && taken < amount; round++) {
 		for (size_t i = 0; i < n && taken < amount; i++) {
-			uint64_t cap = squeeze ? b[i].squeeze_cap - b[i].squeeze
-					       : b[i].extra_cap - b[i].extra;
+			uint64_t *got = squeeze ? &b[i].squeeze : &b[i].extra;
+			uint64_t cap = (squeeze ? b[i].squeeze_cap : b[i].extra_cap) - *got;
 			uint64_t t;
 
 			if (!cap)
@@ -254,29 +266,30 @@ static uint64_t take_proportional(struct bal_dom *b, size_t n, uint64_t amount,
 					: cap;
 
 				t = (uint64_t)((unsigned __int128)amount * share / total);
+				if (t < BAL_MIN_SHRINK_KIB)
+					continue;
 			} else {
-				/* Rounding left-overs, first come. */
 				t = amount - taken;
+				/* A crumb from a guest not yet touched: only if it
+				 * is all that is left to take. */
+				if (t > cap && cap < BAL_MIN_SHRINK_KIB && !*got)
+					continue;
 			}
 			t = min_u64(min_u64(t, cap), amount - taken);
-			if (squeeze)
-				b[i].squeeze += t;
-			else
-				b[i].extra += t;
+			*got += t;
 			taken += t;
 		}
 	}
 	return taken;
 }
 
-static const struct bal_dom *sort_base;
-
 /* Ascending need per unit of weight: those who need least per share are
  * satisfied first in max-min filling. */
-static int cmp_need_per_weight(const void *pa, const void *pb)
+static int cmp_need_per_weight(const void *pa, const void *pb, void *arg)
 {
-	const struct bal_dom *a = &sort_base[*(const uint32_t *)pa];
-	const struct bal_dom *b = &sort_base[*(const uint32_t *)pb];
+	const struct bal_dom *base = arg;
+	const struct bal_dom *a = &base[*(const uint32_t *)pa];
+	const struct bal_dom *b = &base[*(const uint32_t *)pb];
 	unsigned __int128 l = (unsigned __int128)a->need * b->weight;
 	unsigned __int128 r = (unsigned __int128)b->need * a->weight;
 
@@ -291,11 +304,7 @@ static void fair_share(struct bal_dom *b, uint32_t *idx, size_t ng, uint64_t sup
 
 	for (size_t k = 0; k < ng; k++)
 		wsum += b[idx[k]].weight;
-	/* qsort's comparator has no context argument; the scratch is the
-	 * caller's and the policy runs on one thread at a time per process
-	 * (the arbiter). */
-	sort_base = b;
-	qsort(idx, ng, sizeof(*idx), cmp_need_per_weight);
+	qsort_r(idx, ng, sizeof(*idx), cmp_need_per_weight, b);
 	for (size_t k = 0; k < ng && supply && wsum; k++) {
 		struct bal_dom *x = &b[idx[k]];
 		uint64_t fair = (uint64_t)((unsigned __int128)supply * x->weight / wsum);
@@ -315,7 +324,7 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 {
 	struct bal_dom *b = scratch;
 	uint32_t *idx;
-	uint64_t sum_actual = 0, steps = 0, demand = 0, extra_total = 0;
+	uint64_t sum_actual = 0, steps = 0, demand = 0;
 	int64_t host_avail, budget_avail, net_avail, supply;
 	size_t ng = 0;
 	bool emergency = false, contention = false;
@@ -359,39 +368,36 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 		for (size_t i = 0; i < v->n; i++)
 			b[i].grant = 0;
 	} else if ((uint64_t)supply < demand) {
-		/* Step 3: contention. Surplus first, in proportion. */
-		uint64_t got;
+		/* Step 3: contention. First, nobody may claim more than its
+		 * weighted share of the pool; then surplus is reclaimed, in
+		 * proportion, for what the capped demand still lacks; what
+		 * there is then goes to the growers by weight. */
+		uint64_t pool = p->budget_kib ? p->budget_kib
+			      : v->host.has_free ? sub_sat(v->host.total_kib, p->host_reserve_kib)
+			      : sum_actual;
+		uint64_t wsum = 0, got;
 
 		contention = true;
-		got = take_proportional(b, v->n, demand - (uint64_t)supply, false);
-		supply += (int64_t)got;
-		extra_total = got;
-		if ((uint64_t)supply < demand) {
-			/* Shares: nobody above its weighted part of the pool. */
-			uint64_t pool = p->budget_kib ? p->budget_kib
-				      : v->host.has_free ? sub_sat(v->host.total_kib, p->host_reserve_kib)
-				      : sum_actual;
-			uint64_t wsum = 0;
+		for (size_t i = 0; i < v->n; i++)
+			if (b[i].eligible)
+				wsum += b[i].weight;
+		demand = 0;
+		for (size_t k = 0; k < ng; k++) {
+			struct bal_dom *x = &b[idx[k]];
+			uint64_t share = wsum ? (uint64_t)((unsigned __int128)pool * x->weight / wsum) : 0;
 
-			for (size_t i = 0; i < v->n; i++)
-				if (b[i].eligible)
-					wsum += b[i].weight;
-			for (size_t k = 0; k < ng && wsum; k++) {
-				struct bal_dom *x = &b[idx[k]];
-				uint64_t share = (uint64_t)((unsigned __int128)pool * x->weight / wsum);
-
-				x->need = min_u64(x->need, sub_sat(share, v->dom[idx[k]].actual_kib));
-			}
-			fair_share(b, idx, ng, (uint64_t)supply);
-		} else {
-			for (size_t k = 0; k < ng; k++)
-				b[idx[k]].grant = b[idx[k]].need;
+			x->need = min_u64(x->need, sub_sat(share, v->dom[idx[k]].actual_kib));
+			demand += x->need;
 		}
+		if ((uint64_t)supply < demand) {
+			got = take_proportional(b, v->n, demand - (uint64_t)supply, false);
+			supply += (int64_t)got;
+		}
+		fair_share(b, idx, ng, (uint64_t)supply);
 	} else {
 		for (size_t k = 0; k < ng; k++)
 			b[idx[k]].grant = b[idx[k]].need;
 	}
-	(void)extra_total;
 
 	/* Emit: shrinks (step + extra + squeeze), then grants. */
 	for (size_t i = 0; i < v->n; i++) {

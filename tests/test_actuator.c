@@ -170,7 +170,7 @@ static void test_floor_above_max(void)
 {
 	int before = check_failures;
 	struct mc_vdom d[] = { DOM(1, 1024) };
-	struct mc_action a[] = { ACT(0, MIB(1500)) };
+	struct mc_action a[] = { ACT(0, MIB(2500)) };
 
 	d[0].floor_kib = MIB(3000);
 	d[0].max_kib = MIB(2048);
