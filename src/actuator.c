@@ -104,6 +104,27 @@ static int64_t act_pending_grants(const struct mc_actuator *a)
 	return sum;
 }
 
+static bool act_plan_grows(const struct mc_view *v, const struct mc_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->act[i].dom < v->n && p->act[i].target_kib > v->dom[p->act[i].dom].actual_kib)
+			return true;
+	return false;
+}
+
+/* Memory promised to guests that the host sample may not show: the larger
+ * of the grants issued since the sample (the ring) and what balloons have
+ * yet to take of their last targets (a balloon grows over time, so a host
+ * sample taken mid-way shows only part of a grant). */
+static int64_t act_pending(const struct mc_actuator *a, const struct mc_view *v)
+{
+	int64_t ring = act_pending_grants(a), inflight = 0;
+
+	for (size_t i = 0; i < v->n; i++)
+		inflight += act_sat_i64(mc_vdom_inflight_kib(&v->dom[i], v->now_ns));
+	return ring > inflight ? ring : inflight;
+}
+
 /* Remember a grant until a host sample newer than now_ns arrives. When the
  * ring is full the two oldest entries are merged, keeping the later time:
  * the merged amount is then remembered a little longer than needed, which
@@ -165,7 +186,7 @@ static void act_evaluate(const struct mc_view *v, const struct mc_vmeta *meta,
 	}
 	/* The balloon moves and the guest reacts over a stats period; a sample
 	 * taken before our last change says nothing about its effect. */
-	if (d->last_set_ns != 0 && d->taken_ns <= d->last_set_ns) {
+	if (mc_vdom_settling(d)) {
 		e->why = "awaiting a fresh sample since the last change";
 		return;
 	}
@@ -251,6 +272,7 @@ static int act_set(struct mc_actuator *a, const struct act_eval *e,
 		rd = mc_registry_lookup(a->reg, e->d->uuid);
 		if (rd) {
 			uatomic_set(&rd->last_target_kib, e->target_kib);
+			uatomic_set(&rd->set_last_update, e->d->last_update);
 			if (e->kind == ACT_GROW)
 				uatomic_set(&rd->last_grow_ns, now_ns);
 			uatomic_set(&rd->last_set_ns, now_ns);
@@ -263,13 +285,14 @@ static int act_set(struct mc_actuator *a, const struct act_eval *e,
 /* Clip a grow to the host headroom. Returns false if nothing can be granted
  * (logged); on true e->target_kib may have been lowered. */
 static bool act_fit_reserve(struct mc_actuator *a, const struct mc_view *v,
-			    struct act_eval *e, int64_t plan_delta_kib)
+			    const struct mc_vhost *host, struct act_eval *e,
+			    int64_t plan_delta_kib)
 {
 	char m1[ACT_MIB_LEN], m2[ACT_MIB_LEN];
 	uint64_t want = e->target_kib - e->d->actual_kib;
 	int64_t headroom;
 
-	if (!v->host.has_free) {
+	if (!host->has_free) {
 		if (a->cfg.host_reserve_kib == 0)
 			return true;
 		mc_info("not growing %s: host free memory unknown and a reserve of %s MiB is configured",
@@ -277,7 +300,7 @@ static bool act_fit_reserve(struct mc_actuator *a, const struct mc_view *v,
 		return false;
 	}
 
-	headroom = act_sat_i64(v->host.free_kib) - act_pending_grants(a) +
+	headroom = act_sat_i64(host->free_kib) - act_pending(a, v) +
 		   plan_delta_kib - act_sat_i64(a->cfg.host_reserve_kib);
 	if (headroom >= 0 && (uint64_t)headroom >= want)
 		return true;
@@ -303,8 +326,21 @@ int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
 	/* Memory this plan has returned to (+) or taken from (-) the host. */
 	int64_t plan_delta_kib = 0;
 	int applied = 0;
+	struct mc_vhost host = v->host;
 
-	act_forget_grants(a, v->host.taken_ns);
+	/* Grows are checked against the host's free memory read now, not the
+	 * host sample (up to a period old, while balloons moved meanwhile):
+	 * one cheap call, only when the plan grows someone. */
+	if (!a->cfg.dry_run && act_plan_grows(v, p) && a->hv && a->hv->ops->host_mem) {
+		struct mc_host_mem hm;
+
+		if (a->hv->ops->host_mem(a->hv, &hm) == 0) {
+			host.has_free = true;
+			host.free_kib = hm.free_kib;
+			host.taken_ns = now_ns;
+		}
+	}
+	act_forget_grants(a, host.taken_ns);
 
 	/* Pass 0: skips and shrinks. Pass 1: grows, with the shrinks' credit.
 	 * Each action is counted in exactly one pass.
@@ -335,7 +371,7 @@ int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
 			if (e.kind == ACT_GROW) {
 				uint64_t asked = e.target_kib;
 
-				if (!act_fit_reserve(a, v, &e, plan_delta_kib)) {
+				if (!act_fit_reserve(a, v, &host, &e, plan_delta_kib)) {
 					if (e.clamped)
 						a->stats.clamped++;
 					a->stats.skipped++;

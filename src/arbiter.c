@@ -113,6 +113,7 @@ static void fill_vdom(struct mc_vdom *v, struct mc_vmeta *m,
 	v->weight = d->weight;
 	v->last_set_ns = uatomic_read(&d->last_set_ns);
 	v->last_target_kib = uatomic_read(&d->last_target_kib);
+	v->set_last_update = uatomic_read(&d->set_last_update);
 	v->last_grow_ns = uatomic_read(&d->last_grow_ns);
 	memcpy(m->name, d->name, sizeof(m->name));
 }

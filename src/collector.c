@@ -106,6 +106,7 @@ struct col_state {
 	uint32_t bad_total;
 	uint32_t bad_logged;    /* MC_BAD_* kinds already logged for this domain */
 	unsigned long epoch;    /* registry epoch of the last collection */
+	uint64_t last_actual_kib;  /* balloon of the previous sample */
 };
 
 /* Check the new sample against the last trusted one and derive its rates.
@@ -117,7 +118,8 @@ static void derive_signals(struct mc_collector *c, struct col_state *st,
 
 	mc_signals_derive(st->has_prev ? &st->prev : NULL, st->prev_ns,
 			  st->has_last_sig ? &st->last_sig : NULL,
-			  &s->stats, s->taken_ns, s->max_kib, sig);
+			  &s->stats, s->taken_ns, s->max_kib, st->last_actual_kib, sig);
+	st->last_actual_kib = s->stats.val[MC_STAT_ACTUAL];
 	if (sig->bad) {
 		uint32_t fresh_kinds = sig->bad & ~st->bad_logged;
 

@@ -33,6 +33,7 @@ void mc_config_defaults(struct mc_config *c)
 	b->target_kib = mc_mib_to_kib(MC_DEF_TARGET_MIB);
 	b->high_kib = mc_mib_to_kib(MC_DEF_HIGH_MIB);
 	b->shrink_step_kib = mc_mib_to_kib(MC_DEF_SHRINK_STEP_MIB);
+	b->shrink_pct = MC_DEF_SHRINK_PCT;
 	b->cooldown_ms = MC_DEF_COOLDOWN_MS;
 	b->horizon_ms = MC_DEF_HORIZON_MS;
 	b->stale_samples = MC_DEF_STALE_SAMPLES;

@@ -310,6 +310,8 @@ static const struct keydef balance_keys[] = {
 	 "headroom above this is surplus; " MEM_DOC},
 	{"shrink_step", K_MEM, CF(params.bal.shrink_step_kib), NO_FLAG, 1, MAX_MEM_KIB,
 	 "most a guest is shrunk by in one decision; " MEM_DOC},
+	{"shrink_pct", K_U32, CF(params.bal.shrink_pct), NO_FLAG, 0, 100,
+	 "or this per cent of the surplus above target, when larger (0..100)"},
 	{"cooldown", K_MS, CF(params.bal.cooldown_ms), NO_FLAG, 1, MAX_TIME_MS,
 	 "no shrink this long after a grow; " TIME_DOC},
 	{"horizon", K_MS, CF(params.bal.horizon_ms), NO_FLAG, 1, MAX_TIME_MS,

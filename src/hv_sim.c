@@ -234,7 +234,7 @@ struct guest {
 	double swapped;                    /* part of rss in swap */
 	double cache, cache_target;
 	double sw_in, sw_out, major, minor;
-	double moved, below_ns;
+	double moved, below_ns, held;   /* held: KiB x seconds of balloon */
 	size_t phase;
 	int64_t ph_ns;                     /* time spent in the current phase */
 	uint64_t rng;                      /* randomwalk */
@@ -1942,6 +1942,7 @@ static void guest_step(struct sim *s, struct guest *g, int64_t end)
 	bool active;
 
 	g->moved += dabs(a - g->a);
+	g->held += a * dts;
 	g->a = a;
 	if (kib_u(a) > g->res.peak_actual_kib)
 		g->res.peak_actual_kib = kib_u(a);
@@ -2619,6 +2620,7 @@ const struct mc_sim_result *mc_hv_sim_result(struct mc_hv *hv)
 		}
 		*o = g->res;
 		o->moved_kib = kib_u(g->moved);
+		o->held_kib_s = kib_u(g->held);
 		o->below_low_ms = (int64_t)(g->below_ns / MC_NS_PER_MS);
 		pthread_mutex_unlock(&g->lock);
 		k++;

@@ -51,6 +51,7 @@ enum bal_why {
 	WHY_LOW = 1,       /* headroom below low */
 	WHY_PRESSURE,      /* swapping or faulting */
 	WHY_SURPLUS,       /* headroom above high: gradual step */
+	WHY_PREDICT,       /* headroom will fall below low within the horizon */
 };
 
 /* Per view domain working state, in the caller's scratch. */
@@ -111,7 +112,7 @@ static int push(struct mc_plan *plan, uint32_t dom, uint64_t target, const char 
 
 static bool settling(const struct mc_vdom *d)
 {
-	return d->last_set_ns != 0 && d->taken_ns <= d->last_set_ns;
+	return mc_vdom_settling(d);
 }
 
 /* The balloon a domain holds for budget purposes: a change not yet seen in
@@ -176,7 +177,7 @@ static void classify(const struct mc_view *v, const struct mc_balance_params *p,
 	for (size_t i = 0; i < v->n; i++) {
 		const struct mc_vdom *d = &v->dom[i];
 		struct bal_dom *x = &b[i];
-		uint64_t h, floor, room, consume = 0, want;
+		uint64_t h, floor, room, consume = 0, want, predicted;
 		bool press, cooling;
 
 		int st;
@@ -196,15 +197,19 @@ static void classify(const struct mc_view *v, const struct mc_balance_params *p,
 		if (!(d->flags & MC_VDOM_NO_RATES) && d->consume_kib_s > 0)
 			consume = (uint64_t)d->consume_kib_s;
 
-		if (h < p->low_kib || press) {
-			want = p->target_kib + consume * (uint64_t)p->horizon_ms / 1000;
+		/* Grow ahead of need: when the headroom will be below low
+		 * within the horizon at the current consumption rate. */
+		predicted = consume * (uint64_t)p->horizon_ms / 1000;
+		if (h < p->low_kib + predicted || press) {
+			want = p->target_kib + predicted;
 			x->need = sub_sat(want, h);
 			/* Pressure with enough headroom on paper (cache that
 			 * will not come back): still give it a low mark. */
 			if (press && x->need < p->low_kib)
 				x->need = p->low_kib;
 			x->need = min_u64(x->need, room);
-			x->why = press && h >= p->low_kib ? WHY_PRESSURE : WHY_LOW;
+			x->why = press && h >= p->low_kib ? WHY_PRESSURE
+			       : h >= p->low_kib ? WHY_PREDICT : WHY_LOW;
 			x->role = x->need >= BAL_MIN_GROW_KIB ? ROLE_GROW : ROLE_HOLD;
 			continue;
 		}
@@ -219,8 +224,18 @@ static void classify(const struct mc_view *v, const struct mc_balance_params *p,
 			uint64_t above_target = sub_sat(h, p->target_kib);
 
 			x->can_give = true;
-			if (h > p->high_kib)
-				x->step = min_u64(min_u64(p->shrink_step_kib, above_target), to_floor);
+			/* The step: shrink_step, or shrink_pct of the surplus
+			 * when that is larger — a guest that just freed
+			 * gigabytes returns them in seconds, one with a little
+			 * surplus loses it gently. */
+			if (h > p->high_kib) {
+				uint64_t step = p->shrink_step_kib;
+				uint64_t pct = above_target / 100 * p->shrink_pct;
+
+				if (pct > step)
+					step = pct;
+				x->step = min_u64(min_u64(step, above_target), to_floor);
+			}
 			if (x->step < BAL_MIN_SHRINK_KIB)
 				x->step = 0;
 			else
@@ -324,11 +339,11 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 {
 	struct bal_dom *b = scratch;
 	uint32_t *idx;
-	uint64_t sum_actual = 0, steps = 0, demand = 0;
+	uint64_t sum_actual = 0, steps = 0, demand = 0, inflight = 0;
 	int64_t host_avail, budget_avail, net_avail, supply;
 	size_t ng = 0;
 	bool emergency = false, contention = false;
-	char m1[24], m2[24], m3[24], m4[24];
+	char m1[24], m2[24], m3[24], m4[24], m5[24];
 	int r;
 
 	if (!v->n)
@@ -340,6 +355,7 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 	classify(v, p, b);
 	for (size_t i = 0; i < v->n; i++) {
 		sum_actual += held_kib(&v->dom[i]);
+		inflight += mc_vdom_inflight_kib(&v->dom[i], v->now_ns);
 		steps += b[i].step;
 		if (b[i].role == ROLE_GROW) {
 			demand += b[i].need;
@@ -348,10 +364,17 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 	}
 
 	/* Step 2: what the host and the budget allow, net of the steps. */
+	/* Host memory above the reserve (negative: an emergency). What the
+	 * host can still grant excludes what balloons have been granted but
+	 * not taken yet. */
 	host_avail = v->host.has_free
 		? (int64_t)v->host.free_kib - (int64_t)p->host_reserve_kib : 0;
 	budget_avail = p->budget_kib ? (int64_t)p->budget_kib - (int64_t)sum_actual : INT64_MAX;
-	net_avail = host_avail < budget_avail ? host_avail : budget_avail;
+	net_avail = host_avail;
+	if (net_avail > 0)
+		net_avail = net_avail > (int64_t)inflight ? net_avail - (int64_t)inflight : 0;
+	if (budget_avail < net_avail)
+		net_avail = budget_avail;
 	supply = (int64_t)steps + net_avail;
 
 	if (supply < 0 || (v->host.has_free && host_avail < 0) || budget_avail < 0) {
@@ -421,7 +444,7 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 				 mib(m3, (int64_t)take));
 		else
 			r = push(plan, (uint32_t)i, d->actual_kib - take,
-				 "shrink: usable %s MiB > high %s MiB, -%s MiB step",
+				 "shrink: usable %s MiB > high %s MiB, -%s MiB",
 				 mib(m1, (int64_t)d->headroom_kib), mib(m2, (int64_t)p->high_kib),
 				 mib(m3, (int64_t)take));
 		if (r < 0)
@@ -441,6 +464,12 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 				 (unsigned long long)d->major_fault_s,
 				 mib(m2, (int64_t)d->headroom_kib), mib(m3, (int64_t)x->grant),
 				 contention ? " (shared by weight)" : "");
+		else if (x->why == WHY_PREDICT)
+			r = push(plan, i, d->actual_kib + x->grant,
+				 "grow: usable %s MiB, consuming %s MiB/s, below low %s MiB within %s s, +%s MiB%s",
+				 mib(m1, (int64_t)d->headroom_kib), mib(m2, d->consume_kib_s),
+				 mib(m3, (int64_t)p->low_kib), mib(m4, p->horizon_ms * 1024 / 1000),
+				 mib(m5, (int64_t)x->grant), contention ? " (shared by weight)" : "");
 		else
 			r = push(plan, i, d->actual_kib + x->grant,
 				 "grow: usable %s MiB < low %s MiB, consuming %s MiB/s, +%s MiB%s",

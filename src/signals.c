@@ -40,14 +40,15 @@ static bool has(const struct mc_stats *s, enum mc_stat t)
 }
 
 /* The checks that need only the sample itself. */
-static uint32_t check_alone(const struct mc_stats *cur, uint64_t max_kib)
+static uint32_t check_alone(const struct mc_stats *cur, uint64_t max_kib,
+			    uint64_t recent_actual_kib)
 {
 	static const enum mc_stat mem_tags[] = {
 		MC_STAT_UNUSED, MC_STAT_USABLE, MC_STAT_AVAILABLE,
 		MC_STAT_DISK_CACHES, MC_STAT_ACTUAL, MC_STAT_SWAP_IN, MC_STAT_SWAP_OUT,
 	};
 	uint64_t actual = cur->val[MC_STAT_ACTUAL];
-	uint64_t limit = actual + SLACK_KIB;
+	uint64_t limit = (actual > recent_actual_kib ? actual : recent_actual_kib) + SLACK_KIB;
 	uint32_t bad = 0;
 
 	for (size_t i = 0; i < sizeof(mem_tags) / sizeof(mem_tags[0]); i++)
@@ -123,12 +124,13 @@ static int64_t used_kib(const struct mc_stats *s, uint64_t head)
 void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 		       const struct mc_signals *prev_sig,
 		       const struct mc_stats *cur, int64_t cur_ns,
-		       uint64_t max_kib, struct mc_signals *out)
+		       uint64_t max_kib, uint64_t recent_actual_kib,
+		       struct mc_signals *out)
 {
 	int64_t dt_ns = cur_ns - prev_ns;
 
 	memset(out, 0, sizeof(*out));
-	out->bad = check_alone(cur, max_kib);
+	out->bad = check_alone(cur, max_kib, recent_actual_kib);
 	if (out->bad)
 		return;
 	out->headroom_kib = headroom(cur);

@@ -41,6 +41,7 @@ void mc_run_totals(const struct mc_run *r, struct mc_run_totals *t)
 		t->below_low_ms += g->below_low_ms;
 		t->moved_kib += g->moved_kib;
 		t->final_actual_kib += g->final_actual_kib;
+		t->held_kib_s += g->held_kib_s;
 		t->done += g->workload_done;
 		t->guests++;
 	}
@@ -87,6 +88,14 @@ void mc_summary_print(FILE *out, const struct mc_run *r)
 		us(mc_hist_quantile(&r->arb.pass_ns, 0.99)), us(r->arb.pass_ns.max_ns));
 }
 
+/* Mean memory held by the guests over the run (KiB). */
+static uint64_t held_mean(const struct mc_run *r, const struct mc_run_totals *t)
+{
+	double s = (double)r->sim.duration_ms / 1000.0;
+
+	return s > 0 ? (uint64_t)((double)t->held_kib_s / s) : 0;
+}
+
 void mc_summary_compare(FILE *out, const struct mc_run *a, const struct mc_run *b)
 {
 	struct mc_run_totals ta, tb;
@@ -101,6 +110,8 @@ void mc_summary_compare(FILE *out, const struct mc_run *a, const struct mc_run *
 	fprintf(out, "%-28s %14.0f %14.0f\n", "swapped out (MiB)", mib(ta.swapped_kib), mib(tb.swapped_kib));
 	fprintf(out, "%-28s %11u/%-2u %11u/%-2u\n", "workloads completed", ta.done, ta.guests,
 		tb.done, tb.guests);
+	fprintf(out, "%-28s %14.0f %14.0f\n", "memory held, mean (MiB)",
+		mib(held_mean(a, &ta)), mib(held_mean(b, &tb)));
 	fprintf(out, "%-28s %14.0f %14.0f\n", "memory held at end (MiB)",
 		mib(ta.final_actual_kib), mib(tb.final_actual_kib));
 	fprintf(out, "%-28s %14.0f %14.0f\n", "memory moved (MiB)", mib(ta.moved_kib), mib(tb.moved_kib));

@@ -1053,6 +1053,30 @@ static void test_find(void)
 	report("mc_policy_find(\"balance\"): reactive, with scratch", before);
 }
 
+/* shrink_pct: a large surplus comes back in bigger steps, a small one in
+ * shrink_step steps. (defparams leaves shrink_pct at 0, the plain step.) */
+static void test_shrink_pct(void)
+{
+	int before = check_failures;
+	struct mc_vdom d[1];
+	struct mc_plan plan;
+	const struct mc_action *a;
+	struct mc_balance_params p = defparams();
+	uint64_t surplus = MIB(2048 - 256);
+
+	p.shrink_pct = 12;
+	d[0] = vdom(1, 4096, 2048);
+	CHECK(run_p(d, 1, HOST_PLENTY, &p, NACT, &plan) == 0);
+	a = act_for(&plan, 0);
+	CHECK(a && a->target_kib == MIB(4096) - surplus / 100 * 12);
+	/* 12% of 144 MiB is below the 64 MiB step: the step wins. */
+	d[0] = vdom(1, 4096, 400);
+	CHECK(run_p(d, 1, HOST_PLENTY, &p, NACT, &plan) == 0);
+	a = act_for(&plan, 0);
+	CHECK(a && a->target_kib == MIB(4096 - 64));
+	report("shrink_pct: a large surplus returns in proportion, a small one by the step", before);
+}
+
 int main(void)
 {
 	test_grow_low();
@@ -1062,6 +1086,7 @@ int main(void)
 	test_host_funds();
 	test_many_growers();
 	test_shrink();
+	test_shrink_pct();
 	test_cooldown();
 	test_stale();
 	test_ineligible();

@@ -349,14 +349,16 @@ static bool pressured(const struct mc_vdom *d, const struct mc_balance_params *p
 /* The documented need of a grower, 0 if it does not need to grow. */
 static uint64_t need_of(const struct mc_vdom *d, const struct mc_balance_params *p)
 {
-	uint64_t want, need, consume = 0, room;
+	uint64_t want, need, consume = 0, room, predicted;
 	bool press = pressured(d, p);
 
-	if (!(d->headroom_kib < p->low_kib || press))
-		return 0;
 	if (!(d->flags & MC_VDOM_NO_RATES) && d->consume_kib_s > 0)
 		consume = (uint64_t)d->consume_kib_s;
-	want = p->target_kib + consume * (uint64_t)p->horizon_ms / 1000;
+	predicted = consume * (uint64_t)p->horizon_ms / 1000;
+	/* Grown ahead: when headroom will fall below low within the horizon. */
+	if (!(d->headroom_kib < p->low_kib + predicted || press))
+		return 0;
+	want = p->target_kib + predicted;
 	need = want > d->headroom_kib ? want - d->headroom_kib : 0;
 	if (press && need < p->low_kib)
 		need = p->low_kib;
@@ -585,7 +587,13 @@ static bool check_view(const struct mc_view *v, const struct mc_balance_params *
 				continue;
 			demand += need_of(d, p);
 		}
-		if (demand <= v->host.free_kib - p->host_reserve_kib) {
+		uint64_t inflight = 0;
+
+		for (size_t i = 0; i < v->n; i++)
+			inflight += mc_vdom_inflight_kib(&v->dom[i], v->now_ns);
+		/* The host grants what its free memory shows above the reserve,
+		 * less what balloons were granted but have not taken yet. */
+		if (demand + inflight <= v->host.free_kib - p->host_reserve_kib) {
 			for (size_t i = 0; i < v->n; i++) {
 				const struct mc_vdom *d = &v->dom[i];
 				uint64_t need, got = 0;

@@ -33,7 +33,7 @@ int main(void)
 
 	/* First sample: headroom only, no rates. */
 	a = mk(1024 * MIB, 600 * MIB, 400 * MIB, 150 * MIB, 1000 * MIB, 100);
-	mc_signals_derive(NULL, 0, NULL, &a, 1 * S, 2048 * MIB, &sig);
+	mc_signals_derive(NULL, 0, NULL, &a, 1 * S, 2048 * MIB, 0, &sig);
 	CHECK(sig.bad == 0 && !sig.has_rates && sig.fresh);
 	CHECK(sig.headroom_kib == 600 * MIB);
 	printf("first sample: headroom from usable, no rates\n");
@@ -41,13 +41,13 @@ int main(void)
 	/* Without usable: unused + disk caches. */
 	b = a;
 	b.present &= ~(1u << MC_STAT_USABLE);
-	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, &sig);
+	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 0, &sig);
 	CHECK(sig.headroom_kib == 550 * MIB);
 	printf("no usable: unused + disk caches\n");
 
 	/* Consumption: used (total - usable) grows 200 MiB in 2 s. */
 	b = mk(1024 * MIB, 400 * MIB, 200 * MIB, 150 * MIB, 1000 * MIB, 102);
-	mc_signals_derive(&a, 1 * S, &sig, &b, 3 * S, 2048 * MIB, &sig2);
+	mc_signals_derive(&a, 1 * S, &sig, &b, 3 * S, 2048 * MIB, 0, &sig2);
 	CHECK(sig2.bad == 0 && sig2.has_rates && sig2.fresh);
 	CHECK(sig2.consume_kib_s == 100 * 1024);
 	printf("consumption: %lld KiB/s\n", (long long)sig2.consume_kib_s);
@@ -57,7 +57,7 @@ int main(void)
 	b = a;
 	b.val[MC_STAT_ACTUAL] = 1324 * MIB;
 	b.val[MC_STAT_LAST_UPDATE] = 101;
-	mc_signals_derive(&a, 1 * S, &sig, &b, 2 * S, 2048 * MIB, &sig2);
+	mc_signals_derive(&a, 1 * S, &sig, &b, 2 * S, 2048 * MIB, 0, &sig2);
 	CHECK(sig2.consume_kib_s == 0);
 	printf("balloon moved, guest unchanged: no consumption\n");
 
@@ -67,7 +67,7 @@ int main(void)
 	b.val[MC_STAT_SWAP_IN] = 10 * MIB;
 	b.val[MC_STAT_SWAP_OUT] = 30 * MIB;
 	b.val[MC_STAT_MAJOR_FAULT] = 500;
-	mc_signals_derive(&a, 1 * S, &sig, &b, 2 * S, 2048 * MIB, &sig2);
+	mc_signals_derive(&a, 1 * S, &sig, &b, 2 * S, 2048 * MIB, 0, &sig2);
 	CHECK(sig2.swap_in_kib_s == 10 * MIB && sig2.swap_out_kib_s == 30 * MIB);
 	CHECK(sig2.major_fault_s == 500);
 	printf("swap and fault rates\n");
@@ -77,7 +77,7 @@ int main(void)
 	sig.has_rates = true;
 	sig.consume_kib_s = 777;
 	b = a;
-	mc_signals_derive(&a, 1 * S, &sig, &b, 2 * S, 2048 * MIB, &sig2);
+	mc_signals_derive(&a, 1 * S, &sig, &b, 2 * S, 2048 * MIB, 0, &sig2);
 	CHECK(sig2.bad == 0 && !sig2.fresh && sig2.stale_samples == 3);
 	CHECK(sig2.consume_kib_s == 777);
 	printf("stale sample counted, rates carried\n");
@@ -85,29 +85,29 @@ int main(void)
 	/* Impossible values are rejected. */
 	b = a;
 	b.val[MC_STAT_UNUSED] = 4096 * MIB;
-	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, &sig);
+	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 0, &sig);
 	CHECK(sig.bad & MC_BAD_UNUSED);
 	CHECK(sig.headroom_kib == 0);
 	b = a;
 	b.val[MC_STAT_USABLE] = 2000 * MIB;
-	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, &sig);
+	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 0, &sig);
 	CHECK(sig.bad & MC_BAD_USABLE);
 	b = a;
 	b.val[MC_STAT_DISK_CACHES] = 3000 * MIB;
-	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, &sig);
+	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 0, &sig);
 	CHECK(sig.bad & MC_BAD_CACHES);
 	b = a;
 	b.val[MC_STAT_AVAILABLE] = 3000 * MIB;
-	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, &sig);
+	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 0, &sig);
 	CHECK(sig.bad & MC_BAD_AVAILABLE);
 	b = a;
 	b.val[MC_STAT_SWAP_IN] = UINT64_MAX;
-	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, &sig);
+	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 0, &sig);
 	CHECK(sig.bad & MC_BAD_MAGNITUDE);
 	b = a;
 	b.val[MC_STAT_ACTUAL] = 8192 * MIB;
 	b.val[MC_STAT_AVAILABLE] = 8000 * MIB;
-	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, &sig);
+	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 0, &sig);
 	CHECK(sig.bad & MC_BAD_ACTUAL);
 	printf("impossible values rejected\n");
 
@@ -115,27 +115,38 @@ int main(void)
 	 * headroom never exceeds the balloon. */
 	b = a;
 	b.val[MC_STAT_USABLE] = 1050 * MIB;
-	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, &sig);
+	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 0, &sig);
 	CHECK(sig.bad == 0 && sig.headroom_kib == 1024 * MIB);
 	printf("slack accepted, headroom capped at the balloon\n");
+
+	/* Just after a 300 MiB shrink the guest still reports the old
+	 * figures: checked against the previous balloon, not rejected. */
+	b = a;
+	b.val[MC_STAT_ACTUAL] = 724 * MIB;
+	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 1024 * MIB, &sig);
+	CHECK(sig.bad == 0);
+	CHECK(sig.headroom_kib == 600 * MIB);
+	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 0, &sig);
+	CHECK(sig.bad & MC_BAD_AVAILABLE);
+	printf("figures from before a shrink checked against the previous balloon\n");
 
 	/* Counters and the stats clock going backwards. */
 	a.val[MC_STAT_MAJOR_FAULT] = 1000;
 	b = a;
 	b.val[MC_STAT_LAST_UPDATE] = 101;
 	b.val[MC_STAT_MAJOR_FAULT] = 10;
-	mc_signals_derive(&a, 1 * S, NULL, &b, 2 * S, 2048 * MIB, &sig);
+	mc_signals_derive(&a, 1 * S, NULL, &b, 2 * S, 2048 * MIB, 0, &sig);
 	CHECK(sig.bad & MC_BAD_COUNTER);
 	CHECK(!sig.has_rates && sig.consume_kib_s == 0);
 	b = a;
 	b.val[MC_STAT_LAST_UPDATE] = 50;
-	mc_signals_derive(&a, 1 * S, NULL, &b, 2 * S, 2048 * MIB, &sig);
+	mc_signals_derive(&a, 1 * S, NULL, &b, 2 * S, 2048 * MIB, 0, &sig);
 	CHECK(sig.bad & MC_BAD_LAST_UPDATE);
 	/* An absurd jump is rejected too: 10^12 faults in a second. */
 	b = a;
 	b.val[MC_STAT_LAST_UPDATE] = 101;
 	b.val[MC_STAT_MAJOR_FAULT] = 1000000000000ULL;
-	mc_signals_derive(&a, 1 * S, NULL, &b, 2 * S, 2048 * MIB, &sig);
+	mc_signals_derive(&a, 1 * S, NULL, &b, 2 * S, 2048 * MIB, 0, &sig);
 	CHECK(sig.bad & MC_BAD_COUNTER);
 	printf("backwards counters and clock rejected\n");
 

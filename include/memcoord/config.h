@@ -38,6 +38,8 @@
 #define MC_DEF_TARGET_MIB 256          /* headroom a grow restores */
 #define MC_DEF_HIGH_MIB 384            /* headroom above this: surplus */
 #define MC_DEF_SHRINK_STEP_MIB 64      /* per decision: caches drop without stalls */
+#define MC_DEF_SHRINK_PCT 12           /* or 12% of a large surplus: gigabytes freed
+					* come back in seconds */
 #define MC_DEF_COOLDOWN_MS 10000       /* no shrink for 10 s after a grow */
 #define MC_DEF_HORIZON_MS 3000         /* grant covers 3 s of predicted use */
 #define MC_DEF_STALE_SAMPLES 5         /* 5 unchanged last_update: stale */

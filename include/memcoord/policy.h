@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "memcoord/hv.h"
 #include "memcoord/util.h"
 
 #define MC_REASON_LEN 160
@@ -54,6 +55,7 @@ struct mc_vdom {
 	/* Stamped by the actuator. */
 	int64_t last_set_ns;       /* last balloon change by memcoord, 0 = never */
 	uint64_t last_target_kib;  /* the target of that change */
+	uint64_t set_last_update;  /* the guest's last_update when it was made */
 	int64_t last_grow_ns;      /* last change that grew the balloon, 0 = never */
 };
 
@@ -86,6 +88,32 @@ struct mc_plan {
 
 static inline size_t mc_plan_cap_for(size_t ndom) { return 2 * ndom + 4; }
 
+/* Memory granted to a domain that its balloon has not taken yet: the host's
+ * free memory does not show it. Counted for changes within the last
+ * minute (a balloon that never moves is found stuck well before). */
+static inline uint64_t mc_vdom_inflight_kib(const struct mc_vdom *d, int64_t now_ns)
+{
+	if (!d->last_set_ns || now_ns - d->last_set_ns > 60 * MC_NS_PER_S ||
+	    d->last_target_kib <= d->actual_kib)
+		return 0;
+	return d->last_target_kib - d->actual_kib;
+}
+
+/* A domain changed by memcoord whose latest sample does not show the change
+ * yet: taken before the change, or carrying guest figures (last_update) from
+ * before it — the host's "actual" moves at once, the guest reports a stats
+ * period later. Neither the policy nor the actuator acts on it until it
+ * settles. */
+static inline bool mc_vdom_settling(const struct mc_vdom *d)
+{
+	if (!d->last_set_ns)
+		return false;
+	if (d->taken_ns <= d->last_set_ns)
+		return true;
+	return (d->present & (1u << MC_STAT_LAST_UPDATE)) &&
+	       d->last_update == d->set_last_update;
+}
+
 /* Seed policy parameters (the original two thresholds). */
 struct mc_seed_params {
 	uint64_t loaded_kib;   /* unused at or below this: the domain is loaded */
@@ -98,7 +126,9 @@ struct mc_balance_params {
 	uint64_t low_kib;          /* grow when headroom falls below this */
 	uint64_t target_kib;       /* headroom a grow restores (plus the predicted use) */
 	uint64_t high_kib;         /* headroom above this is surplus */
-	uint64_t shrink_step_kib;  /* most a guest is shrunk by in one decision */
+	uint64_t shrink_step_kib;  /* a guest is shrunk by at most this ... */
+	uint32_t shrink_pct;       /* ... or this % of its surplus above target,
+				    * when larger (0: the step alone) */
 	int64_t cooldown_ms;       /* no shrink this long after a grow */
 	int64_t horizon_ms;        /* a grow covers predicted use over this long */
 	uint32_t stale_samples;    /* this many unchanged last_update: stale */

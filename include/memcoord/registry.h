@@ -48,6 +48,7 @@ struct mc_domain {
 	/* Written by the actuator (arbiter thread), read by the snapshot. */
 	int64_t last_set_ns;         /* last balloon change, 0 = never */
 	uint64_t last_target_kib;    /* its target */
+	uint64_t set_last_update;    /* the guest's last_update at that change */
 	int64_t last_grow_ns;        /* last change that grew the balloon */
 	uint64_t dry_note;           /* last "would set" logged at info */
 	/* Per-domain configuration, resolved by the snapshot (arbiter thread)

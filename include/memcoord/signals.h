@@ -45,12 +45,16 @@ struct mc_signals {
  * (NULL if none) taken at prev_ns; prev_sig is the signals of the latest
  * trusted sample (fresh or not; NULL if none), whose stale count and rates a
  * stale sample carries on. cur was taken at cur_ns; max_kib is the domain's
- * maximum memory (0 if unknown). A sample with bad != 0 must not be
- * trusted; its other fields are zero. */
+ * maximum memory (0 if unknown); recent_actual_kib is the balloon of the
+ * previous sample (0 if none): the guest's own figures may predate a shrink
+ * by up to a stats period, so they are checked against the larger of the
+ * two balloons. A sample with bad != 0 must not be trusted; its other
+ * fields are zero. */
 void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 		       const struct mc_signals *prev_sig,
 		       const struct mc_stats *cur, int64_t cur_ns,
-		       uint64_t max_kib, struct mc_signals *out);
+		       uint64_t max_kib, uint64_t recent_actual_kib,
+		       struct mc_signals *out);
 
 /* Short text of one MC_BAD_* bit ("unused above actual", ...). */
 const char *mc_signals_bad_name(uint32_t bit);

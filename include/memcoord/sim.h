@@ -36,6 +36,7 @@ struct mc_sim_guest_result {
 	uint64_t swapped_kib;        /* total swapped out */
 	int64_t below_low_ms;        /* time with MemAvailable below low_kib */
 	uint64_t moved_kib;          /* total balloon movement (up + down) */
+	uint64_t held_kib_s;         /* balloon size integrated over its run (KiB x s) */
 	uint64_t final_actual_kib;
 	uint64_t peak_actual_kib;
 	bool workload_done;          /* the workload's schedule completed */

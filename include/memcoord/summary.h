@@ -26,7 +26,8 @@ struct mc_run_totals {
 	uint64_t swapped_kib;
 	int64_t below_low_ms;
 	uint64_t moved_kib;
-	uint64_t final_actual_kib;     /* sum of final balloons: memory held */
+	uint64_t final_actual_kib;     /* sum of final balloons */
+	uint64_t held_kib_s;           /* balloons integrated over time */
 	unsigned done, guests;
 };
 void mc_run_totals(const struct mc_run *r, struct mc_run_totals *t);
