@@ -44,7 +44,7 @@ int main(void)
 	char err[256];
 
 	mc_config_defaults(&c);
-	CHECK(strcmp(c.policy, "seed") == 0);
+	CHECK(strcmp(c.policy, "balance") == 0);
 	CHECK(c.interval_ms == 1000);
 	CHECK(c.stats_period_s == 1);
 	CHECK(c.params.seed.loaded_kib == 100 * 1024);

@@ -511,7 +511,7 @@ static void test_validate_file(void)
 	CHECK(load(&c, "[balance]\nlow = 300M\n", &path) == 0);
 	CHECK(mc_config_validate(&c, err, sizeof(err)) == -EINVAL);
 	snprintf(want, sizeof(want), "%s: [balance] low/target/high: low < target < high is required,"
-		 " got low 300 MiB, target 256 MiB, high 384 MiB", path);
+		 " got low 300 MiB, target %d MiB, high %d MiB", path, MC_DEF_TARGET_MIB, MC_DEF_HIGH_MIB);
 	CHECK(strcmp(err, want) == 0);
 	printf("  %s\n", err);
 

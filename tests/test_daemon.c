@@ -110,6 +110,7 @@ static void test_live(virConnectPtr peer)
 
 	mc_config_defaults(&cfg);
 	cfg.uri = strdup(URI);
+	mc_strlcpy(cfg.policy, "seed", sizeof(cfg.policy));
 	cfg.host_reserve_set = true;   /* the test driver's host "free" is 3 MiB */
 	cfg.host_reserve_kib = 0;
 	cfg.interval_ms = 300;

@@ -21,7 +21,7 @@
 #define MC_DEFAULT_CONFIG_PATH "/etc/memcoord/memcoord.conf"
 
 /* Defaults, each with its reason. */
-#define MC_DEF_POLICY "seed"
+#define MC_DEF_POLICY "balance"       /* the seed policy is kept as --policy seed */
 #define MC_DEF_INTERVAL_MS 1000        /* one decision per stats period */
 #define MC_DEF_STATS_PERIOD_S 1        /* guests refresh balloon stats every second */
 #define MC_DEF_LOADED_MIB 100          /* the seed's LOADED threshold */
@@ -35,8 +35,8 @@
 #define MC_DEF_ONCE_WAIT_MS 10000      /* --once: wait this long for samples */
 /* Balance policy (see docs/policy.md for the reasoning behind each). */
 #define MC_DEF_LOW_MIB 128             /* headroom below this: grow */
-#define MC_DEF_TARGET_MIB 256          /* headroom a grow restores */
-#define MC_DEF_HIGH_MIB 384            /* headroom above this: surplus */
+#define MC_DEF_TARGET_MIB 192          /* headroom a grow restores */
+#define MC_DEF_HIGH_MIB 320            /* headroom above this: surplus */
 #define MC_DEF_SHRINK_STEP_MIB 64      /* per decision: caches drop without stalls */
 #define MC_DEF_SHRINK_PCT 12           /* or 12% of a large surplus: gigabytes freed
 					* come back in seconds */
