@@ -262,6 +262,7 @@ static int act_set(struct mc_actuator *a, const struct act_eval *e,
 	}
 	mc_info("set %s: %s -> %s MiB (%s)", e->name, from, to, act->reason);
 	a->stats.applied++;
+	mc_hist_add(&a->stats.react_ns, now_ns - e->d->taken_ns);
 
 	if (e->kind == ACT_GROW)
 		act_record_grant(a, now_ns, e->target_kib - e->d->actual_kib);

@@ -316,6 +316,8 @@ static int run_pass(struct mc_arbiter *a)
 	mc_hist_add(&a->stats.pass_ns, r1 - r0);
 	a->stats.actions += a->plan.n;
 	a->stats.applied += (unsigned long)napplied;
+	if (napplied)
+		a->stats.react_ns = a->act->stats.react_ns;
 	pthread_mutex_unlock(&a->lock);
 	return 0;
 }

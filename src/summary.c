@@ -86,6 +86,10 @@ void mc_summary_print(FILE *out, const struct mc_run *r)
 		r->arb.passes, r->arb.actions, r->arb.applied,
 		us(mc_hist_quantile(&r->arb.pass_ns, 0.5)),
 		us(mc_hist_quantile(&r->arb.pass_ns, 0.99)), us(r->arb.pass_ns.max_ns));
+	if (r->arb.react_ns.count)
+		fprintf(out, "reaction (sample collected -> balloon call, simulated time): median %.1f ms, p99 %.1f ms\n",
+			us(mc_hist_quantile(&r->arb.react_ns, 0.5)) / 1000.0,
+			us(mc_hist_quantile(&r->arb.react_ns, 0.99)) / 1000.0);
 }
 
 /* Mean memory held by the guests over the run (KiB). */

@@ -36,6 +36,9 @@ struct mc_actuator_stats {
 	unsigned long clamped;    /* targets changed by floor/max/reserve */
 	unsigned long skipped;    /* actions not applied (paused, stale, no-op) */
 	unsigned long failed;     /* hypervisor errors */
+	/* Reaction time of each applied change: from the collection of the
+	 * sample it was decided on to the balloon call (memcoord's clock). */
+	struct mc_hist react_ns;
 };
 
 struct mc_actuator {

@@ -63,6 +63,7 @@ struct mc_arbiter_stats {
 	struct mc_hist pass_ns;   /* snapshot + policy time of every pass */
 	unsigned long actions;    /* actions planned */
 	unsigned long applied;    /* changes applied (or logged in a dry run) */
+	struct mc_hist react_ns;  /* sample collected -> balloon call, per change */
 };
 
 int mc_arbiter_start(struct mc_arbiter **out, struct mc_registry *reg,
