@@ -60,5 +60,62 @@ done
 [ "$rc" -eq 0 ] && ok "SIGTERM while disconnected: clean exit" \
 	|| { notok "SIGTERM while disconnected: status $rc"; kill -KILL "$pid" 2>/dev/null; cat "$tmp/retry.log"; }
 
+# --check-config: a valid file prints the effective configuration.
+cat >"$tmp/ok.conf" <<'CONF'
+[daemon]
+interval = 5
+[balance]
+low = 100M
+CONF
+out=$("$MEMCOORD" --config "$tmp/ok.conf" --interval 2 --check-config 2>"$tmp/check.err"); rc=$?
+if [ $rc -eq 0 ] && grep -q "configuration OK" "$tmp/check.err" && grep -q "^interval = 2" <<<"$out" \
+	&& grep -q "^low = 100M" <<<"$out"; then
+	ok "--check-config: valid file, the command line overrides it"
+else
+	notok "--check-config on a valid file: $rc $(cat "$tmp/check.err") $out"
+fi
+printf '[balance]\nlow = 12x\n[nosuch]\nkey = 1\n' >"$tmp/bad.conf"
+expect 2 "bad.conf:2: \\[balance\\] low:" --config "$tmp/bad.conf" --check-config
+expect 2 "bad.conf:3: \\[nosuch\\]" --config "$tmp/bad.conf" --check-config
+expect 2 "cannot read .*No such file" --config "$tmp/nonexistent.conf" --check-config
+
+# SIGHUP: an invalid file is rejected and the running configuration stays;
+# a valid one is published. Run on the simulated host (no libvirt needed).
+cat >"$tmp/long.ini" <<'SCEN'
+[sim]
+speed = 1
+duration = 60s
+[host]
+memory = 4G
+[guest:g1]
+max = 1G
+memory = 512M
+workload = idle
+SCEN
+cp "$tmp/ok.conf" "$tmp/live.conf"
+"$MEMCOORD" --sim "$tmp/long.ini" --config "$tmp/live.conf" >"$tmp/hup.out" 2>"$tmp/hup.log" &
+pid=$!
+sleep 1
+printf '[balance]\nlow = 500M\n' >"$tmp/live.conf"      # low > target: invalid
+kill -HUP "$pid"
+sleep 1
+if grep -q "configuration rejected; the running configuration stays" "$tmp/hup.log" \
+	&& grep -q "low < target < high" "$tmp/hup.log"; then
+	ok "SIGHUP with an invalid file: rejected, the running configuration stays"
+else
+	notok "SIGHUP with an invalid file: $(cat "$tmp/hup.log")"
+fi
+printf '[daemon]\npolicy = seed\ninterval = 3\n' >"$tmp/live.conf"
+kill -HUP "$pid"
+sleep 1
+if grep -q "configuration reloaded: policy seed, interval 3000 ms" "$tmp/hup.log"; then
+	ok "SIGHUP with a valid file: the new configuration is published"
+else
+	notok "SIGHUP with a valid file: $(cat "$tmp/hup.log")"
+fi
+kill -TERM "$pid"
+wait "$pid"; rc=$?
+[ $rc -eq 0 ] && ok "SIGTERM after reloads: clean exit" || notok "exit status $rc after reloads"
+
 echo "$fails failed"
 [ "$fails" -eq 0 ]
