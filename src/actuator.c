@@ -320,14 +320,44 @@ static bool act_fit_reserve(struct mc_actuator *a, const struct mc_view *v,
 	return true;
 }
 
+/* Clip a grow to the budget: the balloons held (with growth in flight) plus
+ * this plan's changes so far stay within it. */
+static bool act_fit_budget(struct mc_actuator *a, int64_t held_kib, struct act_eval *e,
+			   int64_t plan_delta_kib)
+{
+	char m1[ACT_MIB_LEN], m2[ACT_MIB_LEN];
+	uint64_t want = e->target_kib - e->d->actual_kib;
+	int64_t room;
+
+	if (!a->cfg.budget_kib)
+		return true;
+	room = act_sat_i64(a->cfg.budget_kib) - held_kib + plan_delta_kib;
+	if (room >= 0 && (uint64_t)room >= want)
+		return true;
+	if (room <= 0) {
+		mc_info("not growing %s: the balloons would exceed the budget of %s MiB",
+			e->name, act_mib(m1, a->cfg.budget_kib));
+		return false;
+	}
+	mc_debug("%s: grow clipped from %s to %s MiB by the budget",
+		 e->name, act_mib(m1, want), act_mib(m2, (uint64_t)room));
+	e->target_kib = e->d->actual_kib + (uint64_t)room;
+	return true;
+}
+
 int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
 		      const struct mc_vmeta *meta, const struct mc_plan *p,
 		      int64_t now_ns, struct mc_applied *out)
 {
 	/* Memory this plan has returned to (+) or taken from (-) the host. */
-	int64_t plan_delta_kib = 0;
+	int64_t plan_delta_kib = 0, held_kib = 0;
 	int applied = 0;
 	struct mc_vhost host = v->host;
+
+	if (a->cfg.budget_kib)
+		for (size_t i = 0; i < v->n; i++)
+			held_kib += act_sat_i64(v->dom[i].actual_kib +
+						mc_vdom_inflight_kib(&v->dom[i], v->now_ns));
 
 	/* Grows are checked against the host's free memory read now, not the
 	 * host sample (up to a period old, while balloons moved meanwhile):
@@ -372,13 +402,14 @@ int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
 			if (e.kind == ACT_GROW) {
 				uint64_t asked = e.target_kib;
 
-				if (!act_fit_reserve(a, v, &host, &e, plan_delta_kib)) {
+				if (!act_fit_reserve(a, v, &host, &e, plan_delta_kib) ||
+				    !act_fit_budget(a, held_kib, &e, plan_delta_kib)) {
 					if (e.clamped)
 						a->stats.clamped++;
 					a->stats.skipped++;
 					if (out)
 						out[i] = (struct mc_applied){MC_APPLIED_SKIPPED, 0,
-							"host reserve"};
+							"host reserve or budget"};
 					continue;
 				}
 				if (e.target_kib != asked)

@@ -291,6 +291,7 @@ static int run_pass(struct mc_arbiter *a)
 	if (a->plan.n) {
 		a->act->cfg.dry_run = a->snap.cfg.dry_run;
 		a->act->cfg.host_reserve_kib = a->snap.cfg.params.bal.host_reserve_kib;
+		a->act->cfg.budget_kib = a->snap.cfg.params.bal.budget_kib;
 		napplied = mc_actuator_apply(a->act, &a->snap.view, a->snap.meta, &a->plan,
 					     mc_now_ns(),
 					     a->plan.n <= a->applied_cap ? a->applied : NULL);

@@ -257,6 +257,33 @@ static void test_grow_clipped(void)
 	report("grow clipped to what is above the reserve", before);
 }
 
+static void test_budget(void)
+{
+	int before = check_failures;
+	struct mc_vdom d[] = { DOM(1, 1024), DOM(2, 1024) };
+	struct mc_action grow[] = { ACT(0, MIB(1524)) };
+	struct mc_action both[] = { ACT(0, MIB(1524)), ACT(1, MIB(924)) };
+
+	/* Budget 2200 MiB, 2048 held: a 500 MiB grow is clipped to 152. */
+	setup(0, false);
+	act.cfg.budget_kib = MIB(2200);
+	CHECK(apply(d, 2, (struct mc_vhost)HOST(8192, 100), grow, 1, 1000) == 1);
+	CHECK(fk.ncalls == 1 && called(0, 1, MIB(1176)));
+	/* A shrink in the same plan makes room within the budget. */
+	setup(0, false);
+	act.cfg.budget_kib = MIB(2200);
+	CHECK(apply(d, 2, (struct mc_vhost)HOST(8192, 100), both, 2, 1000) == 2);
+	CHECK(fk.ncalls == 2 && called(0, 2, MIB(924)) && called(1, 1, MIB(1276)));
+	/* Growth in flight counts as held: nothing is left. */
+	setup(0, false);
+	act.cfg.budget_kib = MIB(2200);
+	d[1].last_set_ns = 900;
+	d[1].last_target_kib = MIB(1176);
+	CHECK(apply(d, 2, (struct mc_vhost)HOST(8192, 100), grow, 1, 1000) == 0);
+	CHECK(fk.ncalls == 0);
+	report("budget: grows clipped to the sum of balloons it allows", before);
+}
+
 static void test_grow_skipped(void)
 {
 	int before = check_failures;
@@ -466,6 +493,7 @@ int main(void)
 	test_awaiting_sample();
 	test_transfer_tight_host();
 	test_grow_clipped();
+	test_budget();
 	test_grow_skipped();
 	test_host_unknown();
 	test_grants_remembered();

@@ -4,7 +4,10 @@
  *   - never below the domain's floor (configured floor, and never below its
  *     <memtune><min_guarantee>) nor above its maximum;
  *   - never grows from the host when that would leave the host below its
- *     reserve (grants are clipped to what is above it);
+ *     reserve (grants are clipped to what is above it), checked against a
+ *     fresh reading of the host's free memory;
+ *   - never grows the sum of all balloons above the budget, when one is set
+ *     (whatever the policy: the budget is host protection, like the reserve);
  *   - skips paused domains and domains without balloon statistics;
  *   - does not act on a domain again until a sample taken after its last
  *     change has arrived (it would be acting on stale data);
@@ -24,6 +27,7 @@
 struct mc_actuator_cfg {
 	bool dry_run;
 	uint64_t host_reserve_kib;
+	uint64_t budget_kib;       /* cap on the sum of all balloons, 0 = none */
 };
 
 /* Names of view domains, parallel to view.dom (kept out of the policy view). */
