@@ -3,17 +3,16 @@
  * state (grant ring, stats) needs no lock.
  *
  * Host reserve accounting, in KiB:
- *   headroom = host free (from the view's host sample)
- *            - grants issued after that sample was taken (the ring)
+ *   headroom = host free (read now when the plan grows someone, else the
+ *              view's host sample)
+ *            - pending: the larger of the grants issued after that reading
+ *              (the ring) and the growth balloons have yet to take
  *            - grants issued earlier in this plan
- *            + shrinks issued earlier in this plan
  *            - host_reserve_kib
- * A grow may use at most the headroom. Shrinks are applied before grows, so
- * that a transfer between two guests is net-neutral even when the host sits
- * right at its reserve. Shrinks are credited only within the plan that made
- * them (the memory reaches the host as the balloon inflates, which the next
- * host sample shows); grants are remembered across plans until a host sample
- * newer than the grant arrives. */
+ * A grow may use at most the headroom. Shrinks are applied first but are
+ * not credited: their memory reaches the host only as the guest gives it
+ * up, and the next decision's reading shows it. The budget caps balloon
+ * targets instead, so there shrinks in the same plan do make room. */
 #include "memcoord/actuator.h"
 
 #include <errno.h>
@@ -351,6 +350,12 @@ int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
 {
 	/* Memory this plan has returned to (+) or taken from (-) the host. */
 	int64_t plan_delta_kib = 0, held_kib = 0;
+	/* Grown by this plan so far. Shrinks are not credited to the host:
+	 * the memory comes back only as the guest gives it up, which may take
+	 * a while (or never, if its balloon is stuck); the next decision sees
+	 * it in the host's free memory. They do count for the budget, which
+	 * caps balloon targets. */
+	int64_t plan_grown_kib = 0;
 	int applied = 0;
 	struct mc_vhost host = v->host;
 
@@ -402,7 +407,7 @@ int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
 			if (e.kind == ACT_GROW) {
 				uint64_t asked = e.target_kib;
 
-				if (!act_fit_reserve(a, v, &host, &e, plan_delta_kib) ||
+				if (!act_fit_reserve(a, v, &host, &e, -plan_grown_kib) ||
 				    !act_fit_budget(a, held_kib, &e, plan_delta_kib)) {
 					if (e.clamped)
 						a->stats.clamped++;
@@ -429,10 +434,12 @@ int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
 					continue;
 			}
 			applied++;
-			if (e.kind == ACT_SHRINK)
+			if (e.kind == ACT_SHRINK) {
 				plan_delta_kib += act_sat_i64(e.d->actual_kib - e.target_kib);
-			else
+			} else {
 				plan_delta_kib -= act_sat_i64(e.target_kib - e.d->actual_kib);
+				plan_grown_kib += act_sat_i64(e.target_kib - e.d->actual_kib);
+			}
 		}
 	}
 	return applied;

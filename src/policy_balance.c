@@ -141,11 +141,14 @@ static bool eligible(const struct mc_vdom *d, const struct mc_balance_params *p)
 	return d->actual_kib > 0 && d->max_kib > 0;
 }
 
-/* The balloon was told a target and has not reached it within stuck_ms:
- * uncooperative until stuck_recheck_ms after that change. Returns +1 when
- * it failed to grow (it is not granted more), -1 when it failed to shrink
- * (it is not shrunk, but may still be grown: a target above what it holds
- * only stops the balloon), 0 otherwise. */
+/* The balloon was told a target and has not reached it: it is on its way
+ * (a balloon moves hundreds of MiB per second) or, after stuck_ms, stuck —
+ * uncooperative. Either way it is not pushed further in that direction until
+ * stuck_recheck_ms after that change, when it is tried again; re-setting it
+ * every decision would also restart the clock that finds it stuck. Returns
+ * +1 when it has not finished growing (it is not granted more), -1 when it
+ * has not finished shrinking (it is not shrunk, but may still be grown: a
+ * target above what it holds only stops the balloon), 0 otherwise. */
 static int stuck(const struct mc_vdom *d, const struct mc_balance_params *p, int64_t now)
 {
 	uint64_t off;
@@ -156,8 +159,7 @@ static int stuck(const struct mc_vdom *d, const struct mc_balance_params *p, int
 	since = now - d->last_set_ns;
 	off = d->actual_kib > d->last_target_kib ? d->actual_kib - d->last_target_kib
 						 : d->last_target_kib - d->actual_kib;
-	if (off <= BAL_STUCK_TOLERANCE_KIB || since < p->stuck_ms * MC_NS_PER_MS ||
-	    since >= p->stuck_recheck_ms * MC_NS_PER_MS)
+	if (off <= BAL_STUCK_TOLERANCE_KIB || since >= p->stuck_recheck_ms * MC_NS_PER_MS)
 		return 0;
 	return d->last_target_kib > d->actual_kib ? 1 : -1;
 }

@@ -314,8 +314,8 @@ static bool in_stuck_window(const struct mc_vdom *d, const struct mc_balance_par
 	since = now - d->last_set_ns;
 	off = d->actual_kib > d->last_target_kib ? d->actual_kib - d->last_target_kib
 						 : d->last_target_kib - d->actual_kib;
-	return off > off_min && since >= p->stuck_ms * MC_NS_PER_MS &&
-	       since < p->stuck_recheck_ms * MC_NS_PER_MS;
+	/* On its way or stuck: left alone in that direction until recheck. */
+	return off > off_min && since < p->stuck_recheck_ms * MC_NS_PER_MS;
 }
 
 /* May the policy act on d at all? (Stuck is judged with the policy's own
