@@ -199,6 +199,43 @@ static void test_once(virConnectPtr peer)
 	printf("--once --dry-run: one decision, nothing changed\n");
 }
 
+/* The balance policy (the default) shrinks a guest with surplus, but never
+ * below its <memtune><min_guarantee>, which is above the configured floor. */
+static void test_min_guarantee(virConnectPtr peer)
+{
+	static const char *xml =
+		"<domain type='test'><name>guarded</name>"
+		"<memory unit='MiB'>2048</memory><currentMemory unit='MiB'>1024</currentMemory>"
+		"<memtune><min_guarantee unit='MiB'>1000</min_guarantee></memtune>"
+		"<os><type>hvm</type></os>"
+		"<devices><memballoon model='virtio'/></devices></domain>";
+	struct mc_config cfg;
+	struct mc_daemon *d = NULL;
+	virDomainPtr dom = virDomainCreateXML(peer, xml, 0);
+	unsigned long mib;
+
+	CHECK(dom != NULL);
+	mc_config_defaults(&cfg);
+	cfg.uri = strdup(URI);
+	cfg.host_reserve_set = true;
+	cfg.host_reserve_kib = 0;
+	CHECK(strcmp(cfg.policy, "balance") == 0);
+	CHECK(mc_daemon_create(&d, &cfg) == 0);
+	CHECK(mc_daemon_start(d) == 0);
+	CHECK(run_until(d, 5000, has_domain, "guarded"));
+	/* usable = cur/2 = 512 MiB > high: shrink, but only down to 1000. */
+	run_until(d, 3500, NULL, NULL);
+	mib = cur_mib(peer, "guarded");
+	CHECK(mib == 1000);
+	mc_daemon_destroy(d);
+	mc_config_free(&cfg);
+	if (dom) {
+		virDomainDestroy(dom);
+		virDomainFree(dom);
+	}
+	printf("balance: 'guarded' shrunk 1024 -> %lu MiB, its min_guarantee (1000 MiB)\n", mib);
+}
+
 static void test_unreachable(void)
 {
 	struct mc_config cfg;
@@ -230,6 +267,7 @@ int main(void)
 	}
 	test_live(peer);
 	test_once(peer);
+	test_min_guarantee(peer);
 	test_unreachable();
 	virConnectClose(peer);
 	rcu_unregister_thread();
