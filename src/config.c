@@ -1,6 +1,7 @@
 /* memcoord — configuration: defaults, the command line, validation, and the
  * build sequence (defaults, file, command line). The INI file itself is read
  * and printed by config_file.c. */
+#include "memcoord/errlist.h"
 #include "memcoord/config.h"
 
 #include <errno.h>
@@ -136,44 +137,6 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 
 /* Appends one line to err (validation reports every problem). When err is
  * full, the last line that fits says how many were left out. */
-struct errlist {
-	char *buf;
-	size_t len, cap;
-	unsigned n, dropped;
-};
-
-#define ERR_TRAILER_ROOM 48   /* room kept for "(N more problems not shown)" */
-
-static void errlist_add(struct errlist *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void errlist_add(struct errlist *e, const char *fmt, ...)
-{
-	char line[512];
-	size_t l, need;
-	va_list ap;
-
-	e->n++;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	l = strlen(line);
-	need = l + (e->len ? 1 : 0) + 1 + ERR_TRAILER_ROOM;
-	if (!e->buf || e->len + need > e->cap) {
-		e->dropped++;
-		return;
-	}
-	if (e->len)
-		e->buf[e->len++] = '\n';
-	memcpy(e->buf + e->len, line, l + 1);
-	e->len += l;
-}
-
-static void errlist_finish(struct errlist *e)
-{
-	if (e->dropped && e->buf && e->cap > e->len + 1)
-		snprintf(e->buf + e->len, e->cap - e->len, "%s(%u more problem%s not shown)",
-			 e->len ? "\n" : "", e->dropped, e->dropped == 1 ? "" : "s");
-}
 
 /* "512 MiB", or "1000 KiB" when not a whole number of MiB. */
 static const char *kib_str(uint64_t kib, char buf[32])
@@ -196,61 +159,60 @@ static bool same_domain_key(const struct mc_dom_cfg *a, const struct mc_dom_cfg 
 int mc_config_validate(const struct mc_config *c, char *err, size_t errlen)
 {
 	const struct mc_balance_params *b = &c->params.bal;
-	struct errlist e = {.buf = err, .cap = err ? errlen : 0};
+	struct mc_errlist e;
 	/* Settings only the file can hold are reported with its name. */
 	const char *file = c->config_path;
 	char fpre[300] = "", b1[32], b2[32], b3[32];
 
-	if (err && errlen)
-		err[0] = '\0';
+	mc_errlist_init(&e, err, errlen);
 	if (file)
 		snprintf(fpre, sizeof(fpre), "%s: ", file);
 
 	if (c->compare && !c->sim_path)
-		errlist_add(&e, "--compare needs --sim SCENARIO");
+		mc_errlist_add(&e, "--compare needs --sim SCENARIO");
 	if (c->params.seed.free_kib <= c->params.seed.loaded_kib)
-		errlist_add(&e, "free threshold (%s) must be greater than loaded threshold (%s)"
+		mc_errlist_add(&e, "free threshold (%s) must be greater than loaded threshold (%s)"
 			    " ([seed] free/loaded, --free-threshold/--loaded-threshold)",
 			    kib_str(c->params.seed.free_kib, b1),
 			    kib_str(c->params.seed.loaded_kib, b2));
 	if (c->interval_ms <= 0)
-		errlist_add(&e, "interval must be positive ([daemon] interval = %d ms)",
+		mc_errlist_add(&e, "interval must be positive ([daemon] interval = %d ms)",
 			    c->interval_ms);
 	if (c->stats_period_s <= 0)
-		errlist_add(&e, "stats period must be positive ([daemon] stats_period = %d s)",
+		mc_errlist_add(&e, "stats period must be positive ([daemon] stats_period = %d s)",
 			    c->stats_period_s);
 	if (c->resync_s <= 0)
-		errlist_add(&e, "resync period must be positive ([daemon] resync = %d s)",
+		mc_errlist_add(&e, "resync period must be positive ([daemon] resync = %d s)",
 			    c->resync_s);
 	if (!mc_policy_find(c->policy))
-		errlist_add(&e, "unknown policy '%s' ([daemon] policy, --policy)", c->policy);
+		mc_errlist_add(&e, "unknown policy '%s' ([daemon] policy, --policy)", c->policy);
 	if (c->log_level < MC_LOG_ERR || c->log_level > MC_LOG_DEBUG)
-		errlist_add(&e, "log level %d out of range", (int)c->log_level);
+		mc_errlist_add(&e, "log level %d out of range", (int)c->log_level);
 	if (c->weight < 1 || c->weight > MC_MAX_WEIGHT)
-		errlist_add(&e, "%s[defaults] weight: %u is out of range (1..%d)",
+		mc_errlist_add(&e, "%s[defaults] weight: %u is out of range (1..%d)",
 			    fpre, c->weight, MC_MAX_WEIGHT);
 
 	if (!(b->low_kib < b->target_kib && b->target_kib < b->high_kib))
-		errlist_add(&e, "%s[balance] low/target/high: low < target < high is required,"
+		mc_errlist_add(&e, "%s[balance] low/target/high: low < target < high is required,"
 			    " got low %s, target %s, high %s", fpre,
 			    kib_str(b->low_kib, b1), kib_str(b->target_kib, b2),
 			    kib_str(b->high_kib, b3));
 	if (b->shrink_step_kib == 0)
-		errlist_add(&e, "%s[balance] shrink_step: must be greater than 0", fpre);
+		mc_errlist_add(&e, "%s[balance] shrink_step: must be greater than 0", fpre);
 	if (b->cooldown_ms <= 0)
-		errlist_add(&e, "%s[balance] cooldown: must be greater than 0 (got %lld ms)",
+		mc_errlist_add(&e, "%s[balance] cooldown: must be greater than 0 (got %lld ms)",
 			    fpre, (long long)b->cooldown_ms);
 	if (b->horizon_ms <= 0)
-		errlist_add(&e, "%s[balance] horizon: must be greater than 0 (got %lld ms)",
+		mc_errlist_add(&e, "%s[balance] horizon: must be greater than 0 (got %lld ms)",
 			    fpre, (long long)b->horizon_ms);
 	if (b->stuck_ms <= 0)
-		errlist_add(&e, "%s[balance] stuck: must be greater than 0 (got %lld ms)",
+		mc_errlist_add(&e, "%s[balance] stuck: must be greater than 0 (got %lld ms)",
 			    fpre, (long long)b->stuck_ms);
 	if (b->stuck_recheck_ms <= 0)
-		errlist_add(&e, "%s[balance] stuck_recheck: must be greater than 0 (got %lld ms)",
+		mc_errlist_add(&e, "%s[balance] stuck_recheck: must be greater than 0 (got %lld ms)",
 			    fpre, (long long)b->stuck_recheck_ms);
 	if (b->stale_samples < 1)
-		errlist_add(&e, "%s[balance] stale_samples: must be at least 1", fpre);
+		mc_errlist_add(&e, "%s[balance] stale_samples: must be at least 1", fpre);
 
 	for (size_t i = 0; i < c->ndoms; i++) {
 		const struct mc_dom_cfg *d = &c->doms[i];
@@ -259,19 +221,19 @@ int mc_config_validate(const struct mc_config *c, char *err, size_t errlen)
 		snprintf(where, sizeof(where), "%s%s%d: [domain:%s]",
 			 file ? file : "", file ? ":" : "line ", d->line, d->key);
 		if (d->has_floor && d->has_max && d->floor_kib > d->max_kib)
-			errlist_add(&e, "%s floor/max: floor %s is above max %s", where,
+			mc_errlist_add(&e, "%s floor/max: floor %s is above max %s", where,
 				    kib_str(d->floor_kib, b1), kib_str(d->max_kib, b2));
 		if (d->has_weight && (d->weight < 1 || d->weight > MC_MAX_WEIGHT))
-			errlist_add(&e, "%s weight: %u is out of range (1..%d)", where,
+			mc_errlist_add(&e, "%s weight: %u is out of range (1..%d)", where,
 				    d->weight, MC_MAX_WEIGHT);
 		for (size_t j = 0; j < i; j++)
 			if (same_domain_key(&c->doms[j], d)) {
-				errlist_add(&e, "%s: duplicate section (first at line %d)",
+				mc_errlist_add(&e, "%s: duplicate section (first at line %d)",
 					    where, c->doms[j].line);
 				break;
 			}
 	}
-	errlist_finish(&e);
+	mc_errlist_finish(&e);
 	return e.n ? -EINVAL : 0;
 }
 

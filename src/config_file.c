@@ -10,6 +10,7 @@
  * could not parse (it calls the handler for no such line).
  *
  * Every problem is reported, one line each: "FILE:LINE: [section] key: message". */
+#include "memcoord/errlist.h"
 #include "memcoord/config.h"
 
 #include <errno.h>
@@ -33,44 +34,6 @@
 
 /* ---- the error list ------------------------------------------------------ */
 
-struct errlist {
-	char *buf;
-	size_t len, cap;
-	unsigned n, dropped;
-};
-
-#define ERR_TRAILER_ROOM 48   /* room kept for "(N more problems not shown)" */
-
-static void errlist_add(struct errlist *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void errlist_add(struct errlist *e, const char *fmt, ...)
-{
-	char line[640];
-	size_t l, need;
-	va_list ap;
-
-	e->n++;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	l = strlen(line);
-	need = l + (e->len ? 1 : 0) + 1 + ERR_TRAILER_ROOM;
-	if (!e->buf || e->len + need > e->cap) {
-		e->dropped++;
-		return;
-	}
-	if (e->len)
-		e->buf[e->len++] = '\n';
-	memcpy(e->buf + e->len, line, l + 1);
-	e->len += l;
-}
-
-static void errlist_finish(struct errlist *e)
-{
-	if (e->dropped && e->buf && e->cap > e->len + 1)
-		snprintf(e->buf + e->len, e->cap - e->len, "%s(%u more problem%s not shown)",
-			 e->len ? "\n" : "", e->dropped, e->dropped == 1 ? "" : "s");
-}
 
 /* A value from the file, safe to echo: printable, and not too long. */
 static const char *show(const char *s, char out[SHOW_LEN + 4])
@@ -364,7 +327,7 @@ struct loader {
 	const char *path;
 	FILE *f;
 	struct mc_config *c;
-	struct errlist e;
+	struct mc_errlist e;
 	bool nomem;
 	int read_errno;             /* a read error (EISDIR, EIO) */
 
@@ -386,7 +349,7 @@ struct loader {
 _Static_assert(NKEYS(balance_keys) <= MAX_KEYS_PER_SECTION, "seen[] too small");
 _Static_assert(NKEYS(daemon_keys) <= MAX_KEYS_PER_SECTION, "seen[] too small");
 
-#define FILE_ERR(ld, ...) errlist_add(&(ld)->e, __VA_ARGS__)
+#define FILE_ERR(ld, ...) mc_errlist_add(&(ld)->e, __VA_ARGS__)
 
 /* The previous key line: if inih did not call the handler for it, inih
  * could not parse it (no '=' or ':' before any comment). */
@@ -783,7 +746,7 @@ int mc_config_load_file(struct mc_config *c, const char *path, char *err, size_t
 	ld.f = fopen(path, "re");
 	if (!ld.f) {
 		rc = -errno;
-		errlist_add(&ld.e, "cannot read %s: %s", path, strerror(errno));
+		mc_errlist_add(&ld.e, "cannot read %s: %s", path, strerror(errno));
 		return rc;
 	}
 	/* Only a failure of inih's own allocation matters here: a line it
@@ -794,22 +757,22 @@ int mc_config_load_file(struct mc_config *c, const char *path, char *err, size_t
 	if (ld.read_errno && !ld.nomem) {
 		rc = -ld.read_errno;
 		ld.e.n = ld.e.dropped = 0, ld.e.len = 0;
-		errlist_add(&ld.e, "cannot read %s: %s", path, strerror(-rc));
+		mc_errlist_add(&ld.e, "cannot read %s: %s", path, strerror(-rc));
 	} else if (ld.nomem) {
 		rc = -ENOMEM;
 		ld.e.n = ld.e.dropped = 0, ld.e.len = 0;
-		errlist_add(&ld.e, "%s: out of memory", path);
+		mc_errlist_add(&ld.e, "%s: out of memory", path);
 	} else if (ld.e.n) {
 		rc = -EINVAL;
 	}
 	fclose(ld.f);
 	free(ld.buf);
-	errlist_finish(&ld.e);
+	mc_errlist_finish(&ld.e);
 	if (rc == 0 && (!c->config_path || strcmp(c->config_path, path) != 0)) {
 		char *p = strdup(path);
 
 		if (!p) {
-			errlist_add(&ld.e, "%s: out of memory", path);
+			mc_errlist_add(&ld.e, "%s: out of memory", path);
 			return -ENOMEM;
 		}
 		free(c->config_path);

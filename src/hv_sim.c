@@ -34,6 +34,7 @@
  * Guests are never freed before destroy, so a handle or a lookup result
  * stays valid; a stopped guest answers -ENOENT.
  */
+#include "memcoord/errlist.h"
 #include "memcoord/sim.h"
 
 #include <errno.h>
@@ -101,7 +102,6 @@
 #define MAX_TRANSITIONS 64         /* phase changes within one step */
 #define THREAD_STACK_BYTES (256 * 1024)
 #define SHOW_LEN 48                /* at most this much of a bad value is echoed */
-#define ERR_TRAILER_ROOM 48
 
 /* ---- the scenario --------------------------------------------------------- */
 
@@ -371,36 +371,6 @@ static int64_t sim_now(struct sim *s)
 
 /* ---- errors of the scenario file ------------------------------------------ */
 
-struct errlist {
-	char *buf;
-	size_t len, cap;
-	unsigned n, dropped;
-};
-
-static void errlist_add(struct errlist *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void errlist_add(struct errlist *e, const char *fmt, ...)
-{
-	char line[640];
-	size_t l, need;
-	va_list ap;
-
-	e->n++;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	l = strlen(line);
-	need = l + (e->len ? 1 : 0) + 1 + ERR_TRAILER_ROOM;
-	if (!e->buf || e->len + need > e->cap) {
-		e->dropped++;
-		return;
-	}
-	if (e->len)
-		e->buf[e->len++] = '\n';
-	memcpy(e->buf + e->len, line, l + 1);
-	e->len += l;
-}
-
 /* LINE of "PATH:LINE: ..."; 0 for messages without one. */
 static long err_line(const char *l, const char *path)
 {
@@ -412,7 +382,7 @@ static long err_line(const char *l, const char *path)
 }
 
 /* Problems in file order (the cross-field checks run after the parse). */
-static void errlist_sort(struct errlist *e, const char *path)
+static void errlist_sort(struct mc_errlist *e, const char *path)
 {
 	char *copy, **lines, *save = NULL, *l;
 	size_t n = 0, k = 0, o = 0;
@@ -446,12 +416,6 @@ out:
 	free(lines);
 }
 
-static void errlist_finish(struct errlist *e)
-{
-	if (e->dropped && e->buf && e->cap > e->len + 1)
-		snprintf(e->buf + e->len, e->cap - e->len, "%s(%u more problem%s not shown)",
-			 e->len ? "\n" : "", e->dropped, e->dropped == 1 ? "" : "s");
-}
 
 /* A value from the file, safe to echo: printable, and not too long. */
 static const char *show(const char *s, char out[SHOW_LEN + 4])
@@ -765,7 +729,7 @@ struct loader {
 	struct sim *s;
 	const char *path;
 	FILE *f;
-	struct errlist e;
+	struct mc_errlist e;
 	bool nomem;
 
 	char *buf;                  /* getline's */
@@ -782,7 +746,7 @@ struct loader {
 	bool in_workload;           /* an indented line continues a workload */
 };
 
-#define FILE_ERR(ld, ...) errlist_add(&(ld)->e, __VA_ARGS__)
+#define FILE_ERR(ld, ...) mc_errlist_add(&(ld)->e, __VA_ARGS__)
 
 static void key_err(struct loader *ld, int line, const char *sec, const char *key,
 		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -1542,7 +1506,7 @@ static int load(struct sim *s, const char *path, char *err, size_t errlen)
 	ld.f = fopen(path, "re");
 	if (!ld.f) {
 		rc = -errno;
-		errlist_add(&ld.e, "cannot read %s: %s", path, strerror(errno));
+		mc_errlist_add(&ld.e, "cannot read %s: %s", path, strerror(errno));
 		return rc;
 	}
 	if (ini_parse_stream(read_line, &ld, on_key, &ld) == -2)
@@ -1551,7 +1515,7 @@ static int load(struct sim *s, const char *path, char *err, size_t errlen)
 	if (ferror(ld.f) && !ld.nomem) {
 		rc = -EIO;
 		ld.e.n = ld.e.dropped = 0, ld.e.len = 0;
-		errlist_add(&ld.e, "cannot read %s", path);
+		mc_errlist_add(&ld.e, "cannot read %s", path);
 	}
 	fclose(ld.f);
 	free(ld.buf);
@@ -1575,12 +1539,12 @@ static int load(struct sim *s, const char *path, char *err, size_t errlen)
 	if (ld.nomem) {
 		rc = -ENOMEM;
 		ld.e.n = ld.e.dropped = 0, ld.e.len = 0;
-		errlist_add(&ld.e, "%s: out of memory", path);
+		mc_errlist_add(&ld.e, "%s: out of memory", path);
 	} else if (!rc && ld.e.n) {
 		rc = -EINVAL;
 	}
 	errlist_sort(&ld.e, path);
-	errlist_finish(&ld.e);
+	mc_errlist_finish(&ld.e);
 	return rc;
 }
 
