@@ -27,8 +27,6 @@
 #define MC_ACT_NGRANT ((unsigned)(sizeof(((struct mc_actuator *)0)->grant_ns) / \
 				   sizeof(((struct mc_actuator *)0)->grant_ns[0])))
 
-/* Enough for any "%llu.%u" below: 20 digits, ".", a digit and a NUL. */
-#define ACT_MIB_LEN 24
 
 enum act_kind {
 	ACT_SKIP,     /* not applied: paused, stale, no-op, invalid */
@@ -57,21 +55,6 @@ void mc_actuator_init(struct mc_actuator *a, struct mc_hv *hv,
 		a->cfg = *cfg;
 }
 
-static const char *act_mib(char buf[ACT_MIB_LEN], uint64_t kib)
-{
-	unsigned long long whole = kib / MC_KIB_PER_MIB;
-	/* Tenths, rounded half up, in integers (no floating point). */
-	unsigned tenths = (unsigned)(((kib % MC_KIB_PER_MIB) * 10 +
-				      MC_KIB_PER_MIB / 2) / MC_KIB_PER_MIB);
-
-	if (kib % MC_KIB_PER_MIB == 0)
-		snprintf(buf, ACT_MIB_LEN, "%llu", whole);
-	else if (tenths == 10)
-		snprintf(buf, ACT_MIB_LEN, "%llu.0", whole + 1);
-	else
-		snprintf(buf, ACT_MIB_LEN, "%llu.%u", whole, tenths);
-	return buf;
-}
 
 static int64_t act_sat_i64(uint64_t kib)
 {
@@ -219,11 +202,11 @@ static void act_evaluate(const struct mc_view *v, const struct mc_vmeta *meta,
 static int act_set(struct mc_actuator *a, const struct act_eval *e,
 		   const struct mc_action *act, int64_t now_ns)
 {
-	char from[ACT_MIB_LEN], to[ACT_MIB_LEN];
+	char from[MC_MIB_STR_LEN], to[MC_MIB_STR_LEN];
 	int r;
 
-	act_mib(from, e->d->actual_kib);
-	act_mib(to, e->target_kib);
+	mc_fmt_mib(from, e->d->actual_kib);
+	mc_fmt_mib(to, e->target_kib);
 	if (a->cfg.dry_run) {
 		/* Nothing changes in a dry run, so each decision repeats the
 		 * last one: log a change at info once, its repeats at debug. */
@@ -288,7 +271,7 @@ static bool act_fit_reserve(struct mc_actuator *a, const struct mc_view *v,
 			    const struct mc_vhost *host, struct act_eval *e,
 			    int64_t plan_delta_kib)
 {
-	char m1[ACT_MIB_LEN], m2[ACT_MIB_LEN];
+	char m1[MC_MIB_STR_LEN], m2[MC_MIB_STR_LEN];
 	uint64_t want = e->target_kib - e->d->actual_kib;
 	int64_t headroom;
 
@@ -296,7 +279,7 @@ static bool act_fit_reserve(struct mc_actuator *a, const struct mc_view *v,
 		if (a->cfg.host_reserve_kib == 0)
 			return true;
 		mc_info("not growing %s: host free memory unknown and a reserve of %s MiB is configured",
-			e->name, act_mib(m1, a->cfg.host_reserve_kib));
+			e->name, mc_fmt_mib(m1, a->cfg.host_reserve_kib));
 		return false;
 	}
 
@@ -309,12 +292,12 @@ static bool act_fit_reserve(struct mc_actuator *a, const struct mc_view *v,
 		int64_t left = headroom + act_sat_i64(a->cfg.host_reserve_kib);
 
 		mc_info("not growing %s: host free %s MiB would fall below reserve %s MiB",
-			e->name, act_mib(m1, left > 0 ? (uint64_t)left : 0),
-			act_mib(m2, a->cfg.host_reserve_kib));
+			e->name, mc_fmt_mib(m1, left > 0 ? (uint64_t)left : 0),
+			mc_fmt_mib(m2, a->cfg.host_reserve_kib));
 		return false;
 	}
 	mc_debug("%s: grow clipped from %s to %s MiB by the host reserve",
-		 e->name, act_mib(m1, want), act_mib(m2, (uint64_t)headroom));
+		 e->name, mc_fmt_mib(m1, want), mc_fmt_mib(m2, (uint64_t)headroom));
 	e->target_kib = e->d->actual_kib + (uint64_t)headroom;
 	return true;
 }
@@ -324,7 +307,7 @@ static bool act_fit_reserve(struct mc_actuator *a, const struct mc_view *v,
 static bool act_fit_budget(struct mc_actuator *a, int64_t held_kib, struct act_eval *e,
 			   int64_t plan_delta_kib)
 {
-	char m1[ACT_MIB_LEN], m2[ACT_MIB_LEN];
+	char m1[MC_MIB_STR_LEN], m2[MC_MIB_STR_LEN];
 	uint64_t want = e->target_kib - e->d->actual_kib;
 	int64_t room;
 
@@ -335,11 +318,11 @@ static bool act_fit_budget(struct mc_actuator *a, int64_t held_kib, struct act_e
 		return true;
 	if (room <= 0) {
 		mc_info("not growing %s: the balloons would exceed the budget of %s MiB",
-			e->name, act_mib(m1, a->cfg.budget_kib));
+			e->name, mc_fmt_mib(m1, a->cfg.budget_kib));
 		return false;
 	}
 	mc_debug("%s: grow clipped from %s to %s MiB by the budget",
-		 e->name, act_mib(m1, want), act_mib(m2, (uint64_t)room));
+		 e->name, mc_fmt_mib(m1, want), mc_fmt_mib(m2, (uint64_t)room));
 	e->target_kib = e->d->actual_kib + (uint64_t)room;
 	return true;
 }

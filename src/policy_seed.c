@@ -27,8 +27,6 @@
 
 #include "memcoord/hv.h"
 
-/* Enough for any "%llu.%u" below: 20 digits, ".", a digit and a NUL. */
-#define SEED_MIB_LEN 24
 /* Hex of the first 4 UUID bytes: names live in the actuator's meta, so a
  * reason points at the other domain of a transfer by this short form. */
 #define SEED_SHORT_UUID_LEN 9
@@ -39,23 +37,6 @@ static bool seed_eligible(const struct mc_vdom *d)
 	 * never candidates, as if absent. */
 	return !(d->flags & (MC_VDOM_NO_STATS | MC_VDOM_EXCLUDED | MC_VDOM_UNTRUSTED)) &&
 	       (d->present & (1u << MC_STAT_UNUSED)) != 0;
-}
-
-/* KiB as MiB for reasons: whole MiB without decimals, else one decimal. */
-static const char *seed_mib(char buf[SEED_MIB_LEN], uint64_t kib)
-{
-	unsigned long long whole = kib / MC_KIB_PER_MIB;
-	/* Tenths, rounded half up, in integers (no floating point). */
-	unsigned tenths = (unsigned)(((kib % MC_KIB_PER_MIB) * 10 +
-				      MC_KIB_PER_MIB / 2) / MC_KIB_PER_MIB);
-
-	if (kib % MC_KIB_PER_MIB == 0)
-		snprintf(buf, SEED_MIB_LEN, "%llu", whole);
-	else if (tenths == 10)
-		snprintf(buf, SEED_MIB_LEN, "%llu.0", whole + 1);
-	else
-		snprintf(buf, SEED_MIB_LEN, "%llu.%u", whole, tenths);
-	return buf;
 }
 
 static const char *seed_short_uuid(char buf[SEED_SHORT_UUID_LEN],
@@ -110,8 +91,8 @@ int mc_policy_seed_decide(const struct mc_view *v, const struct mc_seed_params *
 {
 	const uint64_t loaded = p->loaded_kib, freet = p->free_kib;
 	const size_t first = plan->n;
-	char m1[SEED_MIB_LEN], m2[SEED_MIB_LEN], m3[SEED_MIB_LEN], m4[SEED_MIB_LEN],
-	     m5[SEED_MIB_LEN];
+	char m1[MC_MIB_STR_LEN], m2[MC_MIB_STR_LEN], m3[MC_MIB_STR_LEN], m4[MC_MIB_STR_LEN],
+	     m5[MC_MIB_STR_LEN];
 	char u[SEED_SHORT_UUID_LEN];
 	const struct mc_vdom *d1 = NULL, *d2 = NULL;
 	uint32_t i1 = 0, i2 = 0;
@@ -144,28 +125,28 @@ int mc_policy_seed_decide(const struct mc_view *v, const struct mc_seed_params *
 		if (d2 != d1 && d2->unused_kib >= freet) {
 			r = seed_push(plan, i1, seed_grow(d1->actual_kib, loaded),
 				      "seed: unused %s MiB <= loaded %s MiB, +%s MiB from uuid %s (unused %s MiB)",
-				      seed_mib(m1, d1->unused_kib), seed_mib(m2, loaded),
-				      seed_mib(m3, loaded), seed_short_uuid(u, d2->uuid),
-				      seed_mib(m4, d2->unused_kib));
+				      mc_fmt_mib(m1, d1->unused_kib), mc_fmt_mib(m2, loaded),
+				      mc_fmt_mib(m3, loaded), seed_short_uuid(u, d2->uuid),
+				      mc_fmt_mib(m4, d2->unused_kib));
 			if (r < 0)
 				goto out;
 			r = seed_push(plan, i2, seed_shrink(d2->actual_kib, loaded),
 				      "seed: unused %s MiB >= free %s MiB, -%s MiB to uuid %s (unused %s MiB)",
-				      seed_mib(m1, d2->unused_kib), seed_mib(m2, freet),
-				      seed_mib(m3, loaded), seed_short_uuid(u, d1->uuid),
-				      seed_mib(m4, d1->unused_kib));
+				      mc_fmt_mib(m1, d2->unused_kib), mc_fmt_mib(m2, freet),
+				      mc_fmt_mib(m3, loaded), seed_short_uuid(u, d1->uuid),
+				      mc_fmt_mib(m4, d1->unused_kib));
 		} else {
 			r = seed_push(plan, i1, seed_grow(d1->actual_kib, freet),
 				      "seed: unused %s MiB <= loaded %s MiB, no domain has >= free %s MiB unused, +%s MiB from the host",
-				      seed_mib(m1, d1->unused_kib), seed_mib(m2, loaded),
-				      seed_mib(m3, freet), seed_mib(m4, freet));
+				      mc_fmt_mib(m1, d1->unused_kib), mc_fmt_mib(m2, loaded),
+				      mc_fmt_mib(m3, freet), mc_fmt_mib(m4, freet));
 		}
 	} else if (d2->unused_kib >= freet) {
 		/* Step 3: nobody is loaded, D2 wastes memory. */
 		r = seed_push(plan, i2, seed_shrink(d2->actual_kib, loaded),
 			      "seed: unused %s MiB >= free %s MiB, -%s MiB back to the host",
-			      seed_mib(m1, d2->unused_kib), seed_mib(m2, freet),
-			      seed_mib(m3, loaded));
+			      mc_fmt_mib(m1, d2->unused_kib), mc_fmt_mib(m2, freet),
+			      mc_fmt_mib(m3, loaded));
 	}
 	if (r < 0)
 		goto out;
@@ -186,9 +167,9 @@ int mc_policy_seed_decide(const struct mc_view *v, const struct mc_seed_params *
 				continue;
 			r = seed_push(plan, (uint32_t)i, seed_shrink(d->actual_kib, loaded),
 				      "seed: host free %s MiB < loaded %s MiB, unused %s MiB > free %s MiB, reclaim %s MiB",
-				      seed_mib(m1, v->host.free_kib), seed_mib(m2, loaded),
-				      seed_mib(m3, d->unused_kib), seed_mib(m4, freet),
-				      seed_mib(m5, loaded));
+				      mc_fmt_mib(m1, v->host.free_kib), mc_fmt_mib(m2, loaded),
+				      mc_fmt_mib(m3, d->unused_kib), mc_fmt_mib(m4, freet),
+				      mc_fmt_mib(m5, loaded));
 			if (r < 0)
 				goto out;
 		}

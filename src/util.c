@@ -133,6 +133,22 @@ void mc_strlcpy(char *dst, const char *src, size_t dstlen)
 	dst[n] = '\0';
 }
 
+const char *mc_fmt_mib(char buf[MC_MIB_STR_LEN], uint64_t kib)
+{
+	unsigned long long whole = kib / MC_KIB_PER_MIB;
+	/* Tenths, rounded half up. */
+	unsigned tenths = (unsigned)(((kib % MC_KIB_PER_MIB) * 10 +
+				      MC_KIB_PER_MIB / 2) / MC_KIB_PER_MIB);
+
+	if (kib % MC_KIB_PER_MIB == 0)
+		snprintf(buf, MC_MIB_STR_LEN, "%llu", whole);
+	else if (tenths == 10)
+		snprintf(buf, MC_MIB_STR_LEN, "%llu.0", whole + 1);
+	else
+		snprintf(buf, MC_MIB_STR_LEN, "%llu.%u", whole, tenths);
+	return buf;
+}
+
 int mc_parse_u64(const char *s, uint64_t *out)
 {
 	unsigned long long v;

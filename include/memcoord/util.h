@@ -47,6 +47,11 @@ void mc_strlcpy(char *dst, const char *src, size_t dstlen);
  * Returns 0, -EINVAL (not a number, sign, trailing junk) or -ERANGE. */
 int mc_parse_u64(const char *s, uint64_t *out);
 
+/* KiB as MiB for messages: "512", "100.5" (one decimal unless whole).
+ * Integer arithmetic only (policies use it too). Returns buf. */
+#define MC_MIB_STR_LEN 24
+const char *mc_fmt_mib(char buf[MC_MIB_STR_LEN], uint64_t kib);
+
 static inline uint64_t mc_mib_to_kib(uint64_t mib) { return mib * MC_KIB_PER_MIB; }
 static inline uint64_t mc_kib_to_mib(uint64_t kib) { return kib / MC_KIB_PER_MIB; }
 
