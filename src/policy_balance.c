@@ -66,8 +66,10 @@ struct bal_dom {
 	uint64_t step;         /* donor: gradual shrink this decision */
 	uint64_t extra_cap;    /* surplus above target beyond the step */
 	uint64_t extra;        /* taken from extra_cap under contention */
+	uint64_t comfort_cap;  /* below target, down to low headroom */
 	uint64_t squeeze_cap;  /* below target, above floor and used memory */
-	uint64_t squeeze;      /* taken from squeeze_cap in an emergency */
+	uint64_t squeeze;      /* taken from comfort_cap (rebalance) or
+				* squeeze_cap (emergency) */
 };
 
 size_t mc_balance_scratch_size(size_t ndom)
@@ -246,39 +248,56 @@ static void classify(const struct mc_view *v, const struct mc_balance_params *p,
 			/* Squeezing may go below target headroom, down to
 			 * the floor or to used memory, never below. */
 			x->squeeze_cap = sub_sat(min_u64(h, to_floor), x->step + x->extra_cap);
+			/* Rebalancing (others below low, nothing else to
+			 * give) stops at low headroom. */
+			x->comfort_cap = sub_sat(min_u64(sub_sat(h, p->low_kib), to_floor),
+						 x->step + x->extra_cap);
 		}
 	}
 }
 
-/* Take up to `amount` from the surplus caps (extra_cap, or squeeze_cap when
- * squeezing), in proportion to each cap (divided by the weight when
- * squeezing: heavier guests are squeezed less). Shares below the minimum
- * balloon change are dropped and their part taken, in a second round, from
- * guests that still have room, so a contended host sees a few real changes
- * rather than thousands of crumbs. Returns what was taken. */
-static uint64_t take_proportional(struct bal_dom *b, size_t n, uint64_t amount,
-				  bool squeeze)
+enum take_mode {
+	TAKE_SURPLUS,   /* extra_cap: surplus above target, by size */
+	TAKE_COMFORT,   /* comfort_cap: down to low headroom, by inverse weight */
+	TAKE_SQUEEZE,   /* squeeze_cap: down to the floor or used memory */
+};
+
+static uint64_t take_cap(const struct bal_dom *x, enum take_mode m)
 {
+	return m == TAKE_SURPLUS ? x->extra_cap : m == TAKE_COMFORT ? x->comfort_cap : x->squeeze_cap;
+}
+
+/* Take up to `amount` from the caps of `mode`, in proportion to each cap
+ * (divided by the weight below target: heavier guests give less). Shares
+ * below the minimum balloon change are dropped and their part taken, in a
+ * second round, from guests that still have room, so a contended host sees
+ * a few real changes rather than thousands of crumbs. Returns what was
+ * taken. */
+static uint64_t take_proportional(struct bal_dom *b, size_t n, uint64_t amount,
+				  enum take_mode mode)
+{
+	bool weighted = mode != TAKE_SURPLUS;
 	unsigned __int128 total = 0;
 	uint64_t taken = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		uint64_t cap = squeeze ? b[i].squeeze_cap : b[i].extra_cap;
+		uint64_t *got = weighted ? &b[i].squeeze : &b[i].extra;
+		uint64_t cap = sub_sat(take_cap(&b[i], mode), *got);
 
-		total += squeeze ? (unsigned __int128)cap * BAL_WEIGHT_SCALE / b[i].weight : cap;
+		total += weighted ? (unsigned __int128)cap * BAL_WEIGHT_SCALE / b[i].weight : cap;
 	}
 	if (!total || !amount)
 		return 0;
 	for (int round = 0; round < 2 && taken < amount; round++) {
 		for (size_t i = 0; i < n && taken < amount; i++) {
-			uint64_t *got = squeeze ? &b[i].squeeze : &b[i].extra;
-			uint64_t cap = (squeeze ? b[i].squeeze_cap : b[i].extra_cap) - *got;
+			uint64_t *got = weighted ? &b[i].squeeze : &b[i].extra;
+			uint64_t cap = sub_sat(take_cap(&b[i], mode), *got);
 			uint64_t t;
 
 			if (!cap)
 				continue;
 			if (round == 0) {
-				unsigned __int128 share = squeeze
+				unsigned __int128 share = weighted
 					? (unsigned __int128)cap * BAL_WEIGHT_SCALE / b[i].weight
 					: cap;
 
@@ -385,10 +404,10 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 
 		emergency = true;
 		if (deficit) {
-			uint64_t got = take_proportional(b, v->n, deficit, false);
+			uint64_t got = take_proportional(b, v->n, deficit, TAKE_SURPLUS);
 
 			if (got < deficit)
-				take_proportional(b, v->n, deficit - got, true);
+				take_proportional(b, v->n, deficit - got, TAKE_SQUEEZE);
 		}
 		for (size_t i = 0; i < v->n; i++)
 			b[i].grant = 0;
@@ -415,8 +434,25 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 			demand += x->need;
 		}
 		if ((uint64_t)supply < demand) {
-			got = take_proportional(b, v->n, demand - (uint64_t)supply, false);
+			got = take_proportional(b, v->n, demand - (uint64_t)supply, TAKE_SURPLUS);
 			supply += (int64_t)got;
+		}
+		/* Still short while some guest is below low: the others give
+		 * what they hold between low and target, by inverse weight,
+		 * for those below low only — a guest in reclaim weighs more
+		 * than another's comfort. */
+		if ((uint64_t)supply < demand) {
+			uint64_t starving = 0;
+
+			for (size_t k = 0; k < ng; k++)
+				if (v->dom[idx[k]].headroom_kib < p->low_kib)
+					starving += b[idx[k]].need;
+			if (starving > (uint64_t)supply) {
+				got = take_proportional(b, v->n, min_u64(starving - (uint64_t)supply,
+									 demand - (uint64_t)supply),
+							TAKE_COMFORT);
+				supply += (int64_t)got;
+			}
 		}
 		fair_share(b, idx, ng, (uint64_t)supply);
 	} else {
@@ -434,7 +470,11 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 		 * squeeze amounts were counted as supply, so all are issued. */
 		if (x->role == ROLE_GROW || take == 0)
 			continue;
-		if (x->squeeze)
+		if (x->squeeze && !emergency)
+			r = push(plan, (uint32_t)i, d->actual_kib - take,
+				 "rebalance: others below low, usable %s MiB, -%s MiB (weight %u)",
+				 mib(m1, (int64_t)d->headroom_kib), mib(m2, (int64_t)take), x->weight);
+		else if (x->squeeze)
 			r = push(plan, (uint32_t)i, d->actual_kib - take,
 				 "squeeze: host/budget short, usable %s MiB, -%s MiB (weight %u)",
 				 mib(m1, (int64_t)d->headroom_kib), mib(m2, (int64_t)take), x->weight);

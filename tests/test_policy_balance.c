@@ -105,7 +105,7 @@ static void plan_sane(const struct mc_view *v, const struct mc_plan *plan)
 			CHECK(strncmp(r, "grow: ", 6) == 0);
 		else
 			CHECK(strncmp(r, "shrink: ", 8) == 0 || strncmp(r, "reclaim: ", 9) == 0 ||
-			      strncmp(r, "squeeze: ", 9) == 0);
+			      strncmp(r, "squeeze: ", 9) == 0 || strncmp(r, "rebalance: ", 11) == 0);
 	}
 }
 
@@ -416,12 +416,15 @@ static void test_host_funds(void)
 	CHECK(a && a->target_kib == MIB(2048 + 156));
 
 	/* The host has only 100 MiB above its reserve: the idle guest's
-	 * surplus above target (44 MiB) is reclaimed, and all of it granted. */
+	 * surplus above target (44 MiB) is reclaimed; the grower, below low,
+	 * still lacks 12 MiB, which the idle guest gives from between target
+	 * and low (rebalance): -56 in all, the grower gets its whole need. */
 	CHECK(run(d, 2, host(RESERVE + MIB(100)), &plan) == 0);
 	a = act_for(&plan, 0);
-	CHECK(a && a->target_kib == MIB(2048 + 144));
+	CHECK(a && a->target_kib == MIB(2048 + 156));
 	a = act_for(&plan, 1);
-	CHECK(a && a->target_kib == MIB(2048 - 44));
+	CHECK(a && a->target_kib == MIB(2048 - 56));
+	CHECK(a && strncmp(a->reason, "rebalance: ", 11) == 0);
 
 	/* Alone, the grower gets what the host can give above its reserve. */
 	CHECK(run(d, 1, host(RESERVE + MIB(100)), &plan) == 0);

@@ -346,6 +346,9 @@ static bool pressured(const struct mc_vdom *d, const struct mc_balance_params *p
 		d->major_fault_s >= p->fault_pressure_s);
 }
 
+/* Is some eligible guest below low (a rebalance may help it)? */
+static bool starving_exists(const struct mc_view *v, const struct mc_balance_params *p);
+
 /* The documented need of a grower, 0 if it does not need to grow. */
 static uint64_t need_of(const struct mc_vdom *d, const struct mc_balance_params *p)
 {
@@ -364,6 +367,15 @@ static uint64_t need_of(const struct mc_vdom *d, const struct mc_balance_params 
 		need = p->low_kib;
 	room = d->max_kib > d->actual_kib ? d->max_kib - d->actual_kib : 0;
 	return need < room ? need : room;
+}
+
+static bool starving_exists(const struct mc_view *v, const struct mc_balance_params *p)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (!ineligible_why(&v->dom[i], p, v->now_ns) && v->dom[i].headroom_kib < p->low_kib &&
+		    need_of(&v->dom[i], p) > 0)
+			return true;
+	return false;
 }
 
 static char fail_msg[512];
@@ -481,13 +493,25 @@ static bool check_view(const struct mc_view *v, const struct mc_balance_params *
 			sum_after -= s;
 			PROP(strncmp(a->reason, "shrink: ", 8) == 0 ||
 			     strncmp(a->reason, "reclaim: ", 9) == 0 ||
-			     strncmp(a->reason, "squeeze: ", 9) == 0,
+			     strncmp(a->reason, "squeeze: ", 9) == 0 ||
+			     strncmp(a->reason, "rebalance: ", 11) == 0,
 			     "domain %u shrunk with reason \"%s\"", a->dom, a->reason);
 			PROP(t >= floor, "domain %u shrunk to %" PRIu64 " below floor %" PRIu64
 			     " (actual %" PRIu64 ")", a->dom, t, floor, d->actual_kib);
 			PROP(s <= d->headroom_kib, "domain %u shrunk by %" PRIu64
 			     " below its used memory (headroom %" PRIu64 ")", a->dom, s, d->headroom_kib);
-			PROP(emergency || d->headroom_kib - s >= p->target_kib,
+			/* Outside an emergency nobody goes below target, but
+			 * a rebalance for guests below low goes down to low. */
+			if (strncmp(a->reason, "rebalance: ", 11) == 0) {
+				PROP(!emergency && starving_exists(v, p),
+				     "domain %u rebalanced without a guest below low, or in an emergency",
+				     a->dom);
+				PROP(d->headroom_kib - s >= p->low_kib,
+				     "domain %u rebalanced to headroom %" PRIu64 " < low %" PRIu64,
+				     a->dom, d->headroom_kib - s, p->low_kib);
+			}
+			PROP(emergency || strncmp(a->reason, "rebalance: ", 11) == 0 ||
+			     d->headroom_kib - s >= p->target_kib,
 			     "domain %u shrunk by %" PRIu64 " to headroom %" PRIu64
 			     " < target %" PRIu64 " outside an emergency (\"%s\")", a->dom, s,
 			     d->headroom_kib - s, p->target_kib, a->reason);
