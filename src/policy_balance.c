@@ -18,9 +18,11 @@
  *  2. Supply for growers: the donors' steps, plus the host's free memory
  *     above its reserve, limited by the budget (sum of all balloons).
  *  3. Contention (demand above supply): reclaim more from the surplus of
- *     guests above `target`, in proportion to their surplus; then divide
- *     what there is among growers by weight (weighted max-min fairness),
- *     none above its weighted share of the pool.
+ *     guests above `target`, in proportion to their surplus; if guests are
+ *     below `low`, others give what they hold between `target` and `low`
+ *     (rebalance, by inverse weight); then divide what there is among
+ *     growers by weight (weighted max-min fairness), none above its
+ *     weighted share of the pool.
  *  4. Emergency (host below its reserve, or balloons above the budget):
  *     no grants; reclaim surplus proportionally, then squeeze guests below
  *     their target headroom in inverse proportion to their weight, never
