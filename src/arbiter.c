@@ -109,6 +109,7 @@ static void fill_vdom(struct mc_vdom *v, struct mc_vmeta *m,
 	v->swap_out_kib_s = sm->sig.swap_out_kib_s;
 	v->major_fault_s = sm->sig.major_fault_s;
 	v->stale_samples = sm->sig.stale_samples;
+	v->unabsorbed = sm->sig.unabsorbed;
 	v->bad_samples = sm->bad_total;
 	v->weight = d->weight;
 	v->last_set_ns = uatomic_read(&d->last_set_ns);

@@ -44,6 +44,9 @@
 /* Changes smaller than this are not worth a balloon operation. */
 #define BAL_MIN_SHRINK_KIB (4 * 1024)
 #define BAL_MIN_GROW_KIB 1024
+/* Grows in a row that the guest's headroom did not follow before it is
+ * granted no more (see signals.h). */
+#define BAL_UNABSORBED_MAX 3
 /* Squeeze shares are cap / weight, scaled to keep integer precision. */
 #define BAL_WEIGHT_SCALE 1000
 
@@ -193,14 +196,20 @@ static void classify(const struct mc_view *v, const struct mc_balance_params *p,
 		if (!eligible(d, p))
 			continue;
 		st = stuck(d, p, v->now_ns);
-		if (st > 0)
+		/* Balloon still growing, or grants that vanished without the
+		 * headroom following, three times in a row: not granted more
+		 * until its figures answer (the count resets when the headroom
+		 * rises). */
+		if (st > 0 || d->unabsorbed >= BAL_UNABSORBED_MAX)
 			continue;
 		x->eligible = true;
 		h = d->headroom_kib;
 		floor = d->floor_kib > d->max_kib ? d->max_kib : d->floor_kib;
 		room = sub_sat(d->max_kib, d->actual_kib);
 		press = pressured(d, p);
-		if (!(d->flags & MC_VDOM_NO_RATES) && d->consume_kib_s > 0)
+		/* A grant the headroom did not follow makes the consumption
+		 * look like the grant: not a rate to predict from. */
+		if (!(d->flags & MC_VDOM_NO_RATES) && d->consume_kib_s > 0 && !d->unabsorbed)
 			consume = (uint64_t)d->consume_kib_s;
 
 		/* Grow ahead of need: when the headroom will be below low

@@ -95,6 +95,11 @@ static bool counter_rate(const struct mc_stats *prev, const struct mc_stats *cur
 	return *rate <= max_rate;
 }
 
+static uint64_t sub_or_zero(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
 static uint64_t headroom(const struct mc_stats *s)
 {
 	uint64_t h, actual = s->val[MC_STAT_ACTUAL];
@@ -153,6 +158,7 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 			out->fresh = false;
 			if (prev_sig) {
 				out->stale_samples = prev_sig->stale_samples + 1;
+				out->unabsorbed = prev_sig->unabsorbed;
 				out->has_rates = prev_sig->has_rates;
 				out->consume_kib_s = prev_sig->consume_kib_s;
 				out->swap_in_kib_s = prev_sig->swap_in_kib_s;
@@ -178,4 +184,19 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 		out->consume_kib_s = (int64_t)((double)d * (double)MC_NS_PER_S / (double)dt_ns);
 	}
 	out->has_rates = true;
+
+	/* Grown by at least 16 MiB since the last fresh sample, yet the
+	 * headroom rose by less than a quarter of it. A guest consuming fast
+	 * does that once; memcoord's grants cover three times its rate, so a
+	 * run of them means the figures do not answer to the balloon. */
+	{
+		uint64_t grew = sub_or_zero(cur->val[MC_STAT_ACTUAL], prev->val[MC_STAT_ACTUAL]);
+		uint64_t rose = sub_or_zero(out->headroom_kib, headroom(prev));
+
+		if (grew >= 16 * 1024)
+			out->unabsorbed = rose < grew / 4
+				? (prev_sig ? prev_sig->unabsorbed : 0) + 1 : 0;
+		else
+			out->unabsorbed = rose > 0 ? 0 : (prev_sig ? prev_sig->unabsorbed : 0);
+	}
 }

@@ -1082,6 +1082,29 @@ static void test_shrink_pct(void)
 	report("shrink_pct: a large surplus returns in proportion, a small one by the step", before);
 }
 
+/* A guest whose grants vanished without its headroom following: its
+ * "consumption" is not predicted from, and after three in a row it gets no
+ * more until its headroom answers. */
+static void test_unabsorbed(void)
+{
+	int before = check_failures;
+	struct mc_vdom d[1];
+	struct mc_plan plan;
+	const struct mc_action *a;
+
+	d[0] = vdom(1, 2048, 10);
+	d[0].consume_kib_s = MIB(200);
+	d[0].flags &= ~MC_VDOM_NO_RATES;
+	d[0].unabsorbed = 1;
+	CHECK(run(d, 1, HOST_PLENTY, &plan) == 0);
+	a = act_for(&plan, 0);
+	CHECK(a && a->target_kib == MIB(2048 + 256 - 10));   /* target - h, no prediction */
+	d[0].unabsorbed = 3;
+	CHECK(run(d, 1, HOST_PLENTY, &plan) == 0);
+	CHECK(plan.n == 0);
+	report("grants the headroom did not follow: no prediction, then no more", before);
+}
+
 int main(void)
 {
 	test_grow_low();
@@ -1092,6 +1115,7 @@ int main(void)
 	test_many_growers();
 	test_shrink();
 	test_shrink_pct();
+	test_unabsorbed();
 	test_cooldown();
 	test_stale();
 	test_ineligible();

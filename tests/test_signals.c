@@ -150,6 +150,25 @@ int main(void)
 	CHECK(sig.bad & MC_BAD_COUNTER);
 	printf("backwards counters and clock rejected\n");
 
+	/* Grants the headroom does not follow are counted; a rise resets. */
+	a = mk(1024 * MIB, 10 * MIB, 10 * MIB, 0, 1000 * MIB, 100);
+	mc_signals_derive(NULL, 0, NULL, &a, 1 * S, 4096 * MIB, 0, &sig);
+	b = mk(1224 * MIB, 10 * MIB, 10 * MIB, 0, 1200 * MIB, 101);
+	mc_signals_derive(&a, 1 * S, &sig, &b, 2 * S, 4096 * MIB, 1024 * MIB, &sig2);
+	CHECK(sig2.unabsorbed == 1);
+	sig = sig2;
+	a = b;
+	b = mk(1424 * MIB, 10 * MIB, 10 * MIB, 0, 1400 * MIB, 102);
+	mc_signals_derive(&a, 2 * S, &sig, &b, 3 * S, 4096 * MIB, 1224 * MIB, &sig2);
+	CHECK(sig2.unabsorbed == 2);
+	/* A consumer whose headroom takes most of the grant: not counted. */
+	sig = sig2;
+	a = b;
+	b = mk(1624 * MIB, 160 * MIB, 160 * MIB, 0, 1600 * MIB, 103);
+	mc_signals_derive(&a, 3 * S, &sig, &b, 4 * S, 4096 * MIB, 1424 * MIB, &sig2);
+	CHECK(sig2.unabsorbed == 0);
+	printf("grants the headroom does not follow are counted\n");
+
 	for (uint32_t bit = 1; bit < (1u << MC_BAD_NBITS); bit <<= 1)
 		CHECK(strcmp(mc_signals_bad_name(bit), "unknown") != 0);
 

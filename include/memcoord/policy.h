@@ -48,6 +48,7 @@ struct mc_vdom {
 	uint64_t major_fault_s;    /* major faults per second */
 	uint32_t stale_samples;    /* consecutive samples whose last_update did not advance */
 	uint32_t bad_samples;      /* samples rejected by the sanity checks so far */
+	uint32_t unabsorbed;       /* grows in a row the headroom did not follow */
 
 	/* From the configuration (per-domain section, else defaults). */
 	uint32_t weight;           /* share under contention, >= 1 */

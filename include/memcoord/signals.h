@@ -35,6 +35,11 @@ struct mc_signals {
 	uint64_t swap_out_kib_s;
 	uint64_t major_fault_s;
 	uint32_t stale_samples;    /* consecutive samples with last_update unchanged */
+	uint32_t unabsorbed;       /* consecutive fresh samples in which the balloon
+				    * grew but the headroom did not follow (by a
+				    * quarter of the growth): grants vanishing
+				    * without a trace, as a guest lying about
+				    * its memory makes them */
 	bool fresh;                /* new guest data (last_update advanced, or
 				    * not reported): the collector keeps the
 				    * last fresh trusted sample as `prev`, so
