@@ -305,11 +305,15 @@ static int run_pass(struct mc_arbiter *a)
 	 * the arbiter stays under a tenth of a core however fast samples
 	 * arrive; 1 ms at least. */
 	{
-		/* Real cost, converted to the (possibly faster) clock. */
+		/* Real cost, converted to the (possibly faster) clock. At most
+		 * 20 ms: one pass stretched by preemption must not hold the
+		 * next decision back for a second. */
 		int64_t gap = (int64_t)((double)(r1 - r0) * 10 * mc_clock_speed());
 
 		if (gap < MC_NS_PER_MS)
 			gap = MC_NS_PER_MS;
+		if (gap > 20 * MC_NS_PER_MS)
+			gap = 20 * MC_NS_PER_MS;
 		a->next_reactive_ns = mc_now_ns() + gap;
 	}
 	pthread_mutex_lock(&a->lock);
