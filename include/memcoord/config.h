@@ -36,7 +36,7 @@
 /* Balance policy (see docs/policy.md for the reasoning behind each). */
 #define MC_DEF_LOW_MIB 128             /* headroom below this: grow */
 #define MC_DEF_TARGET_MIB 192          /* headroom a grow restores */
-#define MC_DEF_HIGH_MIB 320            /* headroom above this: surplus */
+#define MC_DEF_HIGH_MIB 256            /* headroom above this: surplus */
 #define MC_DEF_SHRINK_STEP_MIB 64      /* per decision: caches drop without stalls */
 #define MC_DEF_SHRINK_PCT 12           /* or 12% of a large surplus: gigabytes freed
 					* come back in seconds */
