@@ -1,6 +1,9 @@
 /* memcoord — the table of known policies, looked up by name (--policy). */
 #include "memcoord/policy.h"
 
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Every policy the daemon can run; the first is not implicitly the default
@@ -18,4 +21,21 @@ const struct mc_policy *mc_policy_find(const char *name)
 		if (strcmp(mc_policies[i]->name, name) == 0)
 			return mc_policies[i];
 	return NULL;
+}
+
+int mc_plan_push(struct mc_plan *plan, uint32_t dom, uint64_t target_kib,
+		 const char *fmt, ...)
+{
+	struct mc_action *a;
+	va_list ap;
+
+	if (plan->n >= plan->cap)
+		return -ENOSPC;
+	a = &plan->act[plan->n++];
+	a->dom = dom;
+	a->target_kib = target_kib;
+	va_start(ap, fmt);
+	vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
+	va_end(ap);
+	return 0;
 }

@@ -100,22 +100,6 @@ static const char *mib(char buf[24], int64_t kib)
 	return buf;
 }
 
-__attribute__((format(printf, 4, 5)))
-static int push(struct mc_plan *plan, uint32_t dom, uint64_t target, const char *fmt, ...)
-{
-	struct mc_action *a;
-	va_list ap;
-
-	if (plan->n >= plan->cap)
-		return -ENOSPC;
-	a = &plan->act[plan->n++];
-	a->dom = dom;
-	a->target_kib = target;
-	va_start(ap, fmt);
-	vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
-	va_end(ap);
-	return 0;
-}
 
 static bool settling(const struct mc_vdom *d)
 {
@@ -482,21 +466,21 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 		if (x->role == ROLE_GROW || take == 0)
 			continue;
 		if (x->squeeze && !emergency)
-			r = push(plan, (uint32_t)i, d->actual_kib - take,
+			r = mc_plan_push(plan, (uint32_t)i, d->actual_kib - take,
 				 "rebalance: others below low, usable %s MiB, -%s MiB (weight %u)",
 				 mib(m1, (int64_t)d->headroom_kib), mib(m2, (int64_t)take), x->weight);
 		else if (x->squeeze)
-			r = push(plan, (uint32_t)i, d->actual_kib - take,
+			r = mc_plan_push(plan, (uint32_t)i, d->actual_kib - take,
 				 "squeeze: host/budget short, usable %s MiB, -%s MiB (weight %u)",
 				 mib(m1, (int64_t)d->headroom_kib), mib(m2, (int64_t)take), x->weight);
 		else if (x->extra)
-			r = push(plan, (uint32_t)i, d->actual_kib - take,
+			r = mc_plan_push(plan, (uint32_t)i, d->actual_kib - take,
 				 "reclaim: %s, usable %s MiB > target %s MiB, -%s MiB",
 				 emergency ? "host/budget short" : "others need memory",
 				 mib(m1, (int64_t)d->headroom_kib), mib(m2, (int64_t)p->target_kib),
 				 mib(m3, (int64_t)take));
 		else
-			r = push(plan, (uint32_t)i, d->actual_kib - take,
+			r = mc_plan_push(plan, (uint32_t)i, d->actual_kib - take,
 				 "shrink: usable %s MiB > high %s MiB, -%s MiB",
 				 mib(m1, (int64_t)d->headroom_kib), mib(m2, (int64_t)p->high_kib),
 				 mib(m3, (int64_t)take));
@@ -511,20 +495,20 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 		if (x->grant < BAL_MIN_GROW_KIB)
 			continue;
 		if (x->why == WHY_PRESSURE)
-			r = push(plan, i, d->actual_kib + x->grant,
+			r = mc_plan_push(plan, i, d->actual_kib + x->grant,
 				 "grow: pressure (swap %s MiB/s, %llu major faults/s), usable %s MiB, +%s MiB%s",
 				 mib(m1, (int64_t)(d->swap_in_kib_s + d->swap_out_kib_s)),
 				 (unsigned long long)d->major_fault_s,
 				 mib(m2, (int64_t)d->headroom_kib), mib(m3, (int64_t)x->grant),
 				 contention ? " (shared by weight)" : "");
 		else if (x->why == WHY_PREDICT)
-			r = push(plan, i, d->actual_kib + x->grant,
+			r = mc_plan_push(plan, i, d->actual_kib + x->grant,
 				 "grow: usable %s MiB, consuming %s MiB/s, below low %s MiB within %s s, +%s MiB%s",
 				 mib(m1, (int64_t)d->headroom_kib), mib(m2, d->consume_kib_s),
 				 mib(m3, (int64_t)p->low_kib), mib(m4, p->horizon_ms * 1024 / 1000),
 				 mib(m5, (int64_t)x->grant), contention ? " (shared by weight)" : "");
 		else
-			r = push(plan, i, d->actual_kib + x->grant,
+			r = mc_plan_push(plan, i, d->actual_kib + x->grant,
 				 "grow: usable %s MiB < low %s MiB, consuming %s MiB/s, +%s MiB%s",
 				 mib(m1, (int64_t)d->headroom_kib), mib(m2, (int64_t)p->low_kib),
 				 mib(m3, d->flags & MC_VDOM_NO_RATES ? 0 : d->consume_kib_s),

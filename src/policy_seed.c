@@ -57,24 +57,6 @@ static uint64_t seed_shrink(uint64_t actual_kib, uint64_t by_kib)
 	return actual_kib < by_kib ? 0 : actual_kib - by_kib;
 }
 
-/* Append one action. -ENOSPC when the plan is full. */
-__attribute__((format(printf, 4, 5)))
-static int seed_push(struct mc_plan *plan, uint32_t dom, uint64_t target_kib,
-		     const char *fmt, ...)
-{
-	struct mc_action *a;
-	va_list ap;
-
-	if (plan->n >= plan->cap)
-		return -ENOSPC;
-	a = &plan->act[plan->n++];
-	a->dom = dom;
-	a->target_kib = target_kib;
-	va_start(ap, fmt);
-	vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
-	va_end(ap);
-	return 0;
-}
 
 /* True if an action for dom is among plan->act[from, to). */
 static bool seed_has_action(const struct mc_plan *plan, size_t from, size_t to,
@@ -123,27 +105,27 @@ int mc_policy_seed_decide(const struct mc_view *v, const struct mc_seed_params *
 	if (d1->unused_kib <= loaded) {
 		/* Step 2: D1 is loaded. */
 		if (d2 != d1 && d2->unused_kib >= freet) {
-			r = seed_push(plan, i1, seed_grow(d1->actual_kib, loaded),
+			r = mc_plan_push(plan, i1, seed_grow(d1->actual_kib, loaded),
 				      "seed: unused %s MiB <= loaded %s MiB, +%s MiB from uuid %s (unused %s MiB)",
 				      mc_fmt_mib(m1, d1->unused_kib), mc_fmt_mib(m2, loaded),
 				      mc_fmt_mib(m3, loaded), seed_short_uuid(u, d2->uuid),
 				      mc_fmt_mib(m4, d2->unused_kib));
 			if (r < 0)
 				goto out;
-			r = seed_push(plan, i2, seed_shrink(d2->actual_kib, loaded),
+			r = mc_plan_push(plan, i2, seed_shrink(d2->actual_kib, loaded),
 				      "seed: unused %s MiB >= free %s MiB, -%s MiB to uuid %s (unused %s MiB)",
 				      mc_fmt_mib(m1, d2->unused_kib), mc_fmt_mib(m2, freet),
 				      mc_fmt_mib(m3, loaded), seed_short_uuid(u, d1->uuid),
 				      mc_fmt_mib(m4, d1->unused_kib));
 		} else {
-			r = seed_push(plan, i1, seed_grow(d1->actual_kib, freet),
+			r = mc_plan_push(plan, i1, seed_grow(d1->actual_kib, freet),
 				      "seed: unused %s MiB <= loaded %s MiB, no domain has >= free %s MiB unused, +%s MiB from the host",
 				      mc_fmt_mib(m1, d1->unused_kib), mc_fmt_mib(m2, loaded),
 				      mc_fmt_mib(m3, freet), mc_fmt_mib(m4, freet));
 		}
 	} else if (d2->unused_kib >= freet) {
 		/* Step 3: nobody is loaded, D2 wastes memory. */
-		r = seed_push(plan, i2, seed_shrink(d2->actual_kib, loaded),
+		r = mc_plan_push(plan, i2, seed_shrink(d2->actual_kib, loaded),
 			      "seed: unused %s MiB >= free %s MiB, -%s MiB back to the host",
 			      mc_fmt_mib(m1, d2->unused_kib), mc_fmt_mib(m2, freet),
 			      mc_fmt_mib(m3, loaded));
@@ -165,7 +147,7 @@ int mc_policy_seed_decide(const struct mc_view *v, const struct mc_seed_params *
 			if (!seed_eligible(d) || d->unused_kib <= freet ||
 			    seed_has_action(plan, first, before, (uint32_t)i))
 				continue;
-			r = seed_push(plan, (uint32_t)i, seed_shrink(d->actual_kib, loaded),
+			r = mc_plan_push(plan, (uint32_t)i, seed_shrink(d->actual_kib, loaded),
 				      "seed: host free %s MiB < loaded %s MiB, unused %s MiB > free %s MiB, reclaim %s MiB",
 				      mc_fmt_mib(m1, v->host.free_kib), mc_fmt_mib(m2, loaded),
 				      mc_fmt_mib(m3, d->unused_kib), mc_fmt_mib(m4, freet),

@@ -115,6 +115,11 @@ static inline bool mc_vdom_settling(const struct mc_vdom *d)
 	       d->last_update == d->set_last_update;
 }
 
+/* Append one action with its reason (printf-style): 0, or -ENOSPC when the
+ * plan is full. Pure: for policies. */
+int mc_plan_push(struct mc_plan *plan, uint32_t dom, uint64_t target_kib,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* Seed policy parameters (the original two thresholds). */
 struct mc_seed_params {
 	uint64_t loaded_kib;   /* unused at or below this: the domain is loaded */
