@@ -86,17 +86,27 @@ size_t mc_balance_scratch_size(size_t ndom)
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 static uint64_t sub_sat(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 
-/* MiB with one decimal for reasons. */
+/* MiB with one decimal for reasons ("-12.5", "256"). Digits by hand: a
+ * contended pass formats thousands of these, and snprintf dominated. */
 static const char *mib(char buf[24], int64_t kib)
 {
 	int64_t tenths = (kib * 10 + (kib >= 0 ? 512 : -512)) / 1024;
+	uint64_t t = (uint64_t)(tenths < 0 ? -tenths : tenths);
+	char tmp[24];
+	int n = 0, o = 0;
 
-	snprintf(buf, 24, "%s%lld.%lld", tenths < 0 ? "-" : "",
-		 (long long)llabs(tenths) / 10, (long long)llabs(tenths) % 10);
-	/* Whole numbers read better without ".0". */
-	size_t n = strlen(buf);
-	if (n > 2 && buf[n - 2] == '.' && buf[n - 1] == '0')
-		buf[n - 2] = '\0';
+	if (t % 10)
+		tmp[n++] = (char)('0' + t % 10), tmp[n++] = '.';
+	t /= 10;
+	do {
+		tmp[n++] = (char)('0' + t % 10);
+		t /= 10;
+	} while (t);
+	if (tenths < 0)
+		buf[o++] = '-';
+	while (n)
+		buf[o++] = tmp[--n];
+	buf[o] = '\0';
 	return buf;
 }
 
