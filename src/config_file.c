@@ -756,11 +756,11 @@ int mc_config_load_file(struct mc_config *c, const char *path, char *err, size_t
 	finish_line(&ld);
 	if (ld.read_errno && !ld.nomem) {
 		rc = -ld.read_errno;
-		ld.e.n = ld.e.dropped = 0, ld.e.len = 0;
+		mc_errlist_init(&ld.e, err, errlen);   /* only this problem */
 		mc_errlist_add(&ld.e, "cannot read %s: %s", path, strerror(-rc));
 	} else if (ld.nomem) {
 		rc = -ENOMEM;
-		ld.e.n = ld.e.dropped = 0, ld.e.len = 0;
+		mc_errlist_init(&ld.e, err, errlen);   /* only this problem */
 		mc_errlist_add(&ld.e, "%s: out of memory", path);
 	} else if (ld.e.n) {
 		rc = -EINVAL;

@@ -1514,7 +1514,7 @@ static int load(struct sim *s, const char *path, char *err, size_t errlen)
 	finish_line(&ld);
 	if (ferror(ld.f) && !ld.nomem) {
 		rc = -EIO;
-		ld.e.n = ld.e.dropped = 0, ld.e.len = 0;
+		mc_errlist_init(&ld.e, err, errlen);   /* only this problem */
 		mc_errlist_add(&ld.e, "cannot read %s", path);
 	}
 	fclose(ld.f);
@@ -1538,7 +1538,7 @@ static int load(struct sim *s, const char *path, char *err, size_t errlen)
 	}
 	if (ld.nomem) {
 		rc = -ENOMEM;
-		ld.e.n = ld.e.dropped = 0, ld.e.len = 0;
+		mc_errlist_init(&ld.e, err, errlen);   /* only this problem */
 		mc_errlist_add(&ld.e, "%s: out of memory", path);
 	} else if (!rc && ld.e.n) {
 		rc = -EINVAL;
