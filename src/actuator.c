@@ -24,6 +24,10 @@
 
 #include "memcoord/log.h"
 
+/* Balloon changes smaller than this are not made: 1 MiB is below what a
+ * balloon driver moves in one request and what a log line shows. */
+#define ACT_MIN_CHANGE_KIB 1024ULL
+
 #define MC_ACT_NGRANT ((unsigned)(sizeof(((struct mc_actuator *)0)->grant_ns) / \
 				   sizeof(((struct mc_actuator *)0)->grant_ns[0])))
 
@@ -172,6 +176,10 @@ static void act_evaluate(const struct mc_view *v, const struct mc_vmeta *meta,
 		e->why = "awaiting a fresh sample since the last change";
 		return;
 	}
+	if (mc_vdom_moving_alone(d)) {
+		e->why = "its balloon is moving toward a target memcoord did not set";
+		return;
+	}
 
 	hi = d->max_kib;
 	lo = d->floor_kib > hi ? hi : d->floor_kib;
@@ -192,6 +200,10 @@ static void act_evaluate(const struct mc_view *v, const struct mc_vmeta *meta,
 	e->target_kib = t;
 	if (t == d->actual_kib) {
 		e->why = e->clamped ? "already at its floor/maximum" : "no change";
+		return;
+	}
+	if ((t > d->actual_kib ? t - d->actual_kib : d->actual_kib - t) < ACT_MIN_CHANGE_KIB) {
+		e->why = e->clamped ? "within 1 MiB of its floor/maximum" : "a change below 1 MiB";
 		return;
 	}
 	e->kind = t < d->actual_kib ? ACT_SHRINK : ACT_GROW;
@@ -331,13 +343,14 @@ int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
 		      const struct mc_vmeta *meta, const struct mc_plan *p,
 		      int64_t now_ns, struct mc_applied *out)
 {
-	/* Memory this plan has returned to (+) or taken from (-) the host. */
-	int64_t plan_delta_kib = 0, held_kib = 0;
-	/* Grown by this plan so far. Shrinks are not credited to the host:
-	 * the memory comes back only as the guest gives it up, which may take
-	 * a while (or never, if its balloon is stuck); the next decision sees
-	 * it in the host's free memory. They do count for the budget, which
-	 * caps balloon targets. */
+	int64_t held_kib = 0;
+	/* Grown by this plan so far. Shrinks are credited neither to the host
+	 * nor to the budget: the memory comes back only as the guest's balloon
+	 * inflates, which takes a second or more (or never, if it is stuck),
+	 * while a grow lands at once. The budget caps the sum of the balloons
+	 * at every moment, so a grow funded by a shrink waits for a decision
+	 * that sees the shrunken balloon; the host's free memory shows it
+	 * then too. */
 	int64_t plan_grown_kib = 0;
 	int applied = 0;
 	struct mc_vhost host = v->host;
@@ -361,7 +374,7 @@ int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
 	}
 	act_forget_grants(a, host.taken_ns);
 
-	/* Pass 0: skips and shrinks. Pass 1: grows, with the shrinks' credit.
+	/* Pass 0: skips and shrinks. Pass 1: grows.
 	 * Each action is counted in exactly one pass.
 	 * The plan must hold at most one action per domain: the view is not
 	 * updated between actions, so a second one would act on stale data. */
@@ -391,7 +404,7 @@ int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
 				uint64_t asked = e.target_kib;
 
 				if (!act_fit_reserve(a, v, &host, &e, -plan_grown_kib) ||
-				    !act_fit_budget(a, held_kib, &e, plan_delta_kib)) {
+				    !act_fit_budget(a, held_kib, &e, -plan_grown_kib)) {
 					if (e.clamped)
 						a->stats.clamped++;
 					a->stats.skipped++;
@@ -402,6 +415,16 @@ int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
 				}
 				if (e.target_kib != asked)
 					e.clamped = true;
+				if (e.target_kib - e.d->actual_kib < ACT_MIN_CHANGE_KIB) {
+					/* Clipped to a crumb: not worth a balloon
+					 * operation (nor a "+0 MiB" log line). */
+					a->stats.clamped++;
+					a->stats.skipped++;
+					if (out)
+						out[i] = (struct mc_applied){MC_APPLIED_SKIPPED, 0,
+							"host reserve or budget"};
+					continue;
+				}
 			}
 			if (e.clamped)
 				a->stats.clamped++;
@@ -417,12 +440,8 @@ int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
 					continue;
 			}
 			applied++;
-			if (e.kind == ACT_SHRINK) {
-				plan_delta_kib += act_sat_i64(e.d->actual_kib - e.target_kib);
-			} else {
-				plan_delta_kib -= act_sat_i64(e.target_kib - e.d->actual_kib);
+			if (e.kind == ACT_GROW)
 				plan_grown_kib += act_sat_i64(e.target_kib - e.d->actual_kib);
-			}
 		}
 	}
 	return applied;

@@ -110,6 +110,7 @@ static void fill_vdom(struct mc_vdom *v, struct mc_vmeta *m,
 	v->major_fault_s = sm->sig.major_fault_s;
 	v->stale_samples = sm->sig.stale_samples;
 	v->unabsorbed = sm->sig.unabsorbed;
+	v->moved_kib = sm->sig.moved_kib;
 	v->bad_samples = sm->bad_total;
 	v->weight = d->weight;
 	v->last_set_ns = uatomic_read(&d->last_set_ns);

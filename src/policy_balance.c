@@ -16,17 +16,29 @@
  *     - donor: headroom above `high`, not under pressure, not grown within
  *       `cooldown`. It gives a bounded step toward `target` headroom.
  *  2. Supply for growers: the donors' steps, plus the host's free memory
- *     above its reserve, limited by the budget (sum of all balloons).
- *  3. Contention (demand above supply): reclaim more from the surplus of
- *     guests above `target`, in proportion to their surplus; if guests are
- *     below `low`, others give what they hold between `target` and `low`
- *     (rebalance, by inverse weight); then divide what there is among
- *     growers by weight (weighted max-min fairness), none above its
- *     weighted share of the pool.
- *  4. Emergency (host below its reserve, or balloons above the budget):
- *     no grants; reclaim surplus proportionally, then squeeze guests below
- *     their target headroom in inverse proportion to their weight, never
- *     below their floors.
+ *     above its reserve (less grants not taken yet), limited by the budget
+ *     (sum of all balloons). The budget counts a shrink only once its
+ *     balloon has inflated — a grow lands at once, a shrink over a second
+ *     or more — so a grow it funds waits for the next decision; shrinks in
+ *     flight count as supply in sight and are not reclaimed twice.
+ *  3. Shares: the pool (budget, else host memory above the reserve) is
+ *     divided by weight among the guests memcoord may act on. Needs
+ *     within a guest's share come first. When every need (beyond shares
+ *     too) can be met, with the surplus of guests above `target`
+ *     reclaimed in proportion, it is — but under a budget, the part of an
+ *     active guest's share it does not hold yet is kept for it, so a
+ *     guest that started earlier cannot take what a heavier one will
+ *     need. Otherwise (contention) only needs within shares count:
+ *     surplus is reclaimed for them; if guests are below `low`, others
+ *     give what they hold between `target` and `low` — first guests above
+ *     their share, then all by inverse weight; then what there is is
+ *     divided among growers by weight (weighted max-min fairness).
+ *  4. Emergency (host below its reserve, or balloons above the budget
+ *     with no shrink in flight to fix it): no grants; reclaim surplus
+ *     proportionally, then squeeze guests below their target headroom in
+ *     inverse proportion to their weight, never below their floors.
+ * Guests whose balloon is moving toward a size memcoord did not set (a
+ * guest booting down to its <currentMemory>) are left alone until it stops.
  * No guest is both grown and shrunk in one plan; no target leaves
  * [floor, max]. */
 #include "memcoord/policy.h"
@@ -75,6 +87,12 @@ struct bal_dom {
 	uint64_t squeeze_cap;  /* below target, above floor and used memory */
 	uint64_t squeeze;      /* taken from comfort_cap (rebalance) or
 				* squeeze_cap (emergency) */
+	uint64_t entitled;     /* weighted share of the pool (0: not sharing) */
+	uint64_t over_share;   /* held above its share: rebalanced first */
+	uint64_t claim;        /* active: its share it does not hold yet,
+				* kept free for it while others borrow */
+	uint64_t over;         /* grower: need beyond its share */
+	uint64_t within;       /* grower: granted within its share */
 };
 
 size_t mc_balance_scratch_size(size_t ndom)
@@ -139,6 +157,10 @@ static bool eligible(const struct mc_vdom *d, const struct mc_balance_params *p)
 	 * fresh sample, and so does the decision. */
 	if (settling(d))
 		return false;
+	/* Moving toward a size set by someone else (a guest booting down to
+	 * its <currentMemory>): a transient, not a size to decide on. */
+	if (mc_vdom_moving_alone(d))
+		return false;
 	return d->actual_kib > 0 && d->max_kib > 0;
 }
 
@@ -163,6 +185,39 @@ static int stuck(const struct mc_vdom *d, const struct mc_balance_params *p, int
 	if (off <= BAL_STUCK_TOLERANCE_KIB || since >= p->stuck_recheck_ms * MC_NS_PER_MS)
 		return 0;
 	return d->last_target_kib > d->actual_kib ? 1 : -1;
+}
+
+/* Takes part in the division of the pool by weight: every guest memcoord
+ * may act on, eligible in this pass or not (settling, stale, untrusted
+ * ones keep their share). */
+static bool sharing(const struct mc_vdom *d)
+{
+	return !(d->flags & (MC_VDOM_PAUSED | MC_VDOM_NO_STATS | MC_VDOM_EXCLUDED));
+}
+
+/* Consumption at or above this makes a guest an active claimant of its
+ * share even in a pass where it is not growing. */
+#define BAL_ACTIVE_KIB_S 1024
+
+/* Wants memory now or is consuming it: the part of its share it does not
+ * hold is kept free for it while others borrow beyond theirs. */
+static bool active(const struct mc_vdom *d, const struct bal_dom *x)
+{
+	if (x->role != ROLE_NONE)
+		return true;
+	return !(d->flags & (MC_VDOM_NO_RATES | MC_VDOM_UNTRUSTED)) &&
+	       d->consume_kib_s >= BAL_ACTIVE_KIB_S;
+}
+
+/* Memory a shrink memcoord made is still returning: the balloon has not
+ * inflated to its target yet, and is still expected to (not stuck). */
+static uint64_t shrinking_kib(const struct mc_vdom *d, const struct mc_balance_params *p,
+			      int64_t now)
+{
+	if (!d->last_set_ns || d->last_target_kib >= d->actual_kib ||
+	    now - d->last_set_ns >= p->stuck_ms * MC_NS_PER_MS)
+		return 0;
+	return d->actual_kib - d->last_target_kib;
 }
 
 static bool pressured(const struct mc_vdom *d, const struct mc_balance_params *p)
@@ -263,13 +318,19 @@ static void classify(const struct mc_view *v, const struct mc_balance_params *p,
 
 enum take_mode {
 	TAKE_SURPLUS,   /* extra_cap: surplus above target, by size */
+	TAKE_OVERSHARE, /* comfort_cap, as far as held above the share */
 	TAKE_COMFORT,   /* comfort_cap: down to low headroom, by inverse weight */
 	TAKE_SQUEEZE,   /* squeeze_cap: down to the floor or used memory */
 };
 
 static uint64_t take_cap(const struct bal_dom *x, enum take_mode m)
 {
-	return m == TAKE_SURPLUS ? x->extra_cap : m == TAKE_COMFORT ? x->comfort_cap : x->squeeze_cap;
+	switch (m) {
+	case TAKE_SURPLUS: return x->extra_cap;
+	case TAKE_OVERSHARE: return min_u64(x->comfort_cap, x->over_share);
+	case TAKE_COMFORT: return x->comfort_cap;
+	default: return x->squeeze_cap;
+	}
 }
 
 /* Take up to `amount` from the caps of `mode`, in proportion to each cap
@@ -343,8 +404,10 @@ static void fair_share(struct bal_dom *b, uint32_t *idx, size_t ng, uint64_t sup
 {
 	uint64_t wsum = 0;
 
-	for (size_t k = 0; k < ng; k++)
+	for (size_t k = 0; k < ng; k++) {
 		wsum += b[idx[k]].weight;
+		b[idx[k]].grant = 0;
+	}
 	qsort_r(idx, ng, sizeof(*idx), cmp_need_per_weight, b);
 	for (size_t k = 0; k < ng && supply && wsum; k++) {
 		struct bal_dom *x = &b[idx[k]];
@@ -365,10 +428,11 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 {
 	struct bal_dom *b = scratch;
 	uint32_t *idx;
-	uint64_t sum_actual = 0, steps = 0, demand = 0, inflight = 0;
-	int64_t host_avail, budget_avail, net_avail, supply;
+	uint64_t sum_held = 0, steps = 0, demand = 0, inflight = 0, pending = 0;
+	uint64_t pool, wsum = 0, within_demand = 0, over_demand = 0, reserved = 0;
+	int64_t host_avail, host_net, budget_now, budget_seen, supply_seen, grantable;
 	size_t ng = 0;
-	bool emergency = false, contention = false;
+	bool emergency = false, contention = false, allow_over = false;
 	char m1[24], m2[24], m3[24], m4[24], m5[24];
 	int r;
 
@@ -380,32 +444,75 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 
 	classify(v, p, b);
 	for (size_t i = 0; i < v->n; i++) {
-		sum_actual += held_kib(&v->dom[i]);
-		inflight += mc_vdom_inflight_kib(&v->dom[i], v->now_ns);
+		const struct mc_vdom *d = &v->dom[i];
+
+		sum_held += held_kib(d);
+		inflight += mc_vdom_inflight_kib(d, v->now_ns);
+		pending += shrinking_kib(d, p, v->now_ns);
 		steps += b[i].step;
+		if (sharing(d))
+			wsum += b[i].weight;
 		if (b[i].role == ROLE_GROW) {
 			demand += b[i].need;
 			idx[ng++] = (uint32_t)i;
 		}
 	}
 
-	/* Step 2: what the host and the budget allow, net of the steps. */
-	/* Host memory above the reserve (negative: an emergency). What the
-	 * host can still grant excludes what balloons have been granted but
-	 * not taken yet. */
+	/* Step 2: what the host and the budget allow. Host memory above the
+	 * reserve (negative: an emergency), less what balloons were granted
+	 * but have not taken yet. The budget counts the balloons as they are
+	 * (grows in flight at their targets): memory a shrink returns counts
+	 * only once its balloon has inflated — a grow lands at once, a shrink
+	 * takes a second or more, and the sum must stay within the budget at
+	 * every moment — but it is in sight, so it is not reclaimed twice. */
 	host_avail = v->host.has_free
 		? (int64_t)v->host.free_kib - (int64_t)p->host_reserve_kib : 0;
-	budget_avail = p->budget_kib ? (int64_t)p->budget_kib - (int64_t)sum_actual : INT64_MAX;
-	net_avail = host_avail;
-	if (net_avail > 0)
-		net_avail = net_avail > (int64_t)inflight ? net_avail - (int64_t)inflight : 0;
-	if (budget_avail < net_avail)
-		net_avail = budget_avail;
-	supply = (int64_t)steps + net_avail;
+	host_net = host_avail;
+	if (host_net > 0)
+		host_net = host_net > (int64_t)inflight ? host_net - (int64_t)inflight : 0;
+	budget_now = p->budget_kib ? (int64_t)p->budget_kib - (int64_t)sum_held : INT64_MAX;
+	budget_seen = p->budget_kib ? budget_now + (int64_t)pending : INT64_MAX;
+	/* Shrinks in flight show in the host's free memory as they land. */
+	supply_seen = host_net + (int64_t)pending;
+	if (budget_seen < supply_seen)
+		supply_seen = budget_seen;
+	supply_seen += (int64_t)steps;
 
-	if (supply < 0 || (v->host.has_free && host_avail < 0) || budget_avail < 0) {
+	/* Shares: the pool (the budget, else the host's memory above its
+	 * reserve) divided by weight among the guests that take part. */
+	pool = p->budget_kib ? p->budget_kib
+	     : v->host.has_free ? sub_sat(v->host.total_kib, p->host_reserve_kib)
+	     : sum_held;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct mc_vdom *d = &v->dom[i];
+		struct bal_dom *x = &b[i];
+
+		if (!sharing(d) || !wsum)
+			continue;
+		x->entitled = (uint64_t)((unsigned __int128)pool * x->weight / wsum);
+		x->over_share = sub_sat(held_kib(d), x->entitled);
+		/* Under a budget — a pool set aside for these guests — the
+		 * part of an active guest's share it does not hold yet is
+		 * kept for it. Without one, the host's free memory goes to
+		 * whoever needs it now. */
+		if (p->budget_kib && active(d, x))
+			x->claim = sub_sat(min_u64(x->entitled, d->max_kib), held_kib(d));
+		reserved += x->claim;
+		if (x->role == ROLE_GROW) {
+			uint64_t w = min_u64(x->need, sub_sat(x->entitled, held_kib(d)));
+
+			x->over = x->need - w;
+			x->need = w;
+			within_demand += w;
+			over_demand += x->over;
+		}
+	}
+	if (!wsum)
+		within_demand = demand;
+
+	if (supply_seen < 0 || (v->host.has_free && host_avail < 0) || budget_seen < 0) {
 		/* Step 4: an emergency. The deficit is what must come back. */
-		uint64_t deficit = supply < 0 ? (uint64_t)-supply : 0;
+		uint64_t deficit = supply_seen < 0 ? (uint64_t)-supply_seen : 0;
 
 		emergency = true;
 		if (deficit) {
@@ -416,53 +523,106 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 		}
 		for (size_t i = 0; i < v->n; i++)
 			b[i].grant = 0;
-	} else if ((uint64_t)supply < demand) {
-		/* Step 3: contention. First, nobody may claim more than its
-		 * weighted share of the pool; then surplus is reclaimed, in
-		 * proportion, for what the capped demand still lacks; what
-		 * there is then goes to the growers by weight. */
-		uint64_t pool = p->budget_kib ? p->budget_kib
-			      : v->host.has_free ? sub_sat(v->host.total_kib, p->host_reserve_kib)
-			      : sum_actual;
-		uint64_t wsum = 0, got;
+		ng = 0;
+	} else {
+		uint64_t surplus = 0, total = within_demand + over_demand;
 
-		contention = true;
 		for (size_t i = 0; i < v->n; i++)
-			if (b[i].eligible)
-				wsum += b[i].weight;
-		demand = 0;
-		for (size_t k = 0; k < ng; k++) {
-			struct bal_dom *x = &b[idx[k]];
-			uint64_t share = wsum ? (uint64_t)((unsigned __int128)pool * x->weight / wsum) : 0;
+			surplus += b[i].extra_cap;
+		if ((uint64_t)supply_seen + surplus >= total) {
+			/* Enough for every need, with the surplus of guests
+			 * above their target headroom: reclaim what is
+			 * missing, in proportion to the surplus. */
+			allow_over = true;
+			if ((uint64_t)supply_seen < total)
+				supply_seen += (int64_t)take_proportional(b, v->n,
+					total - (uint64_t)supply_seen, TAKE_SURPLUS);
+		} else {
+			/* Step 3: contention. Needs count only within shares.
+			 * Surplus is reclaimed, in proportion, for what they
+			 * lack; if guests are below low, others give what
+			 * they hold between low and target — first those
+			 * holding more than their share, then all by inverse
+			 * weight — for those below low only: a guest in
+			 * reclaim weighs more than another's comfort. */
+			contention = true;
+			if ((uint64_t)supply_seen < within_demand) {
+				uint64_t got, starving = 0;
 
-			x->need = min_u64(x->need, sub_sat(share, v->dom[idx[k]].actual_kib));
-			demand += x->need;
-		}
-		if ((uint64_t)supply < demand) {
-			got = take_proportional(b, v->n, demand - (uint64_t)supply, TAKE_SURPLUS);
-			supply += (int64_t)got;
-		}
-		/* Still short while some guest is below low: the others give
-		 * what they hold between low and target, by inverse weight,
-		 * for those below low only — a guest in reclaim weighs more
-		 * than another's comfort. */
-		if ((uint64_t)supply < demand) {
-			uint64_t starving = 0;
+				got = take_proportional(b, v->n, within_demand - (uint64_t)supply_seen,
+							TAKE_SURPLUS);
+				supply_seen += (int64_t)got;
+				for (size_t k = 0; k < ng; k++)
+					if (v->dom[idx[k]].headroom_kib < p->low_kib)
+						starving += b[idx[k]].need;
+				if ((uint64_t)supply_seen < within_demand &&
+				    starving > (uint64_t)supply_seen) {
+					uint64_t want = min_u64(starving, within_demand) -
+							(uint64_t)supply_seen;
 
-			for (size_t k = 0; k < ng; k++)
-				if (v->dom[idx[k]].headroom_kib < p->low_kib)
-					starving += b[idx[k]].need;
-			if (starving > (uint64_t)supply) {
-				got = take_proportional(b, v->n, min_u64(starving - (uint64_t)supply,
-									 demand - (uint64_t)supply),
-							TAKE_COMFORT);
-				supply += (int64_t)got;
+					got = take_proportional(b, v->n, want, TAKE_OVERSHARE);
+					if (got < want)
+						got += take_proportional(b, v->n, want - got,
+									 TAKE_COMFORT);
+					supply_seen += (int64_t)got;
+				}
 			}
 		}
-		fair_share(b, idx, ng, (uint64_t)supply);
-	} else {
-		for (size_t k = 0; k < ng; k++)
-			b[idx[k]].grant = b[idx[k]].need;
+	}
+
+	/* What can be granted now: the host's side counts this plan's
+	 * shrinks (the actuator checks grows against the host's free memory
+	 * read at that moment), the budget's does not. */
+	grantable = 0;
+	if (!emergency) {
+		uint64_t taken = steps;
+
+		for (size_t i = 0; i < v->n; i++)
+			taken += b[i].extra + b[i].squeeze;
+		grantable = (int64_t)taken + host_net;
+		if (budget_now < grantable)
+			grantable = budget_now;
+		if (grantable < 0)
+			grantable = 0;
+	}
+
+	/* Within shares first (weighted max-min when short). Needs beyond
+	 * shares only when there is enough for every need (surplus
+	 * included): under contention nobody — a guest lying about its
+	 * memory included — takes more than its weighted share. Even then
+	 * they get only what is not kept for active guests short of their
+	 * own shares (under a budget), by weight. */
+	if (ng) {
+		uint64_t left = (uint64_t)grantable, given = 0;
+
+		fair_share(b, idx, ng, min_u64(left, within_demand));
+		for (size_t k = 0; k < ng; k++) {
+			struct bal_dom *x = &b[idx[k]];
+
+			x->within = x->grant;
+			given += x->grant;
+			if (x->grant < x->need)
+				contention = true;
+			reserved -= min_u64(x->claim, x->grant);
+			x->need = x->over;
+		}
+		left -= given;
+		left = sub_sat(left, reserved);
+		if (over_demand && allow_over) {
+			fair_share(b, idx, ng, min_u64(left, over_demand));
+			if (left < over_demand)
+				contention = true;
+		} else {
+			for (size_t k = 0; k < ng; k++)
+				b[idx[k]].grant = 0;
+			if (over_demand)
+				contention = true;
+		}
+		for (size_t k = 0; k < ng; k++) {
+			struct bal_dom *x = &b[idx[k]];
+
+			x->grant += x->within;
+		}
 	}
 
 	/* Emit: shrinks (step + extra + squeeze), then grants. */

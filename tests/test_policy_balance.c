@@ -1105,6 +1105,117 @@ static void test_unabsorbed(void)
 	report("grants the headroom did not follow: no prediction, then no more", before);
 }
 
+/* Under a budget, shares hold from the start: four guests consume, one of
+ * weight 2; none has reached its share yet. A weight-1 guest at its share
+ * gets nothing beyond it while the heavy one is short of its own, however
+ * much of the budget is free now; the heavy one grows. */
+static void test_budget_shares(void)
+{
+	int before = check_failures;
+	struct mc_vdom d[4];
+	struct mc_plan plan;
+	struct mc_balance_params p = defparams();
+	const struct mc_action *a;
+
+	p.budget_kib = MIB(3000);          /* shares 1200, 600, 600, 600 */
+	d[0] = vdom(1, 700, 300);          /* a, weight 2: consuming, fine for now */
+	d[0].weight = 2;
+	d[1] = vdom(2, 600, 100);          /* b: at its share, below low */
+	d[2] = vdom(3, 500, 300);          /* c, d: consuming, not yet short */
+	d[3] = vdom(4, 500, 300);
+	for (int i = 0; i < 4; i++) {
+		d[i].consume_kib_s = MIB(18);
+		d[i].max_kib = MIB(2048);
+		d[i].floor_kib = MIB(200);
+	}
+	/* 2300 held, 700 free: a's claim 500, c's and d's 100 each. */
+	CHECK(run_p(d, 4, HOST_PLENTY, &p, NACT, &plan) == 0);
+	CHECK(!act_for(&plan, 1));
+	/* Once a holds its share, the rest is b's to borrow. */
+	d[0] = vdom(1, 1200, 300);
+	d[0].weight = 2;
+	d[0].consume_kib_s = MIB(18);
+	d[0].max_kib = MIB(2048);
+	d[2].actual_kib = d[3].actual_kib = MIB(600);
+	d[1].actual_kib = MIB(400);        /* 2800 held */
+	CHECK(run_p(d, 4, HOST_PLENTY, &p, NACT, &plan) == 0);
+	a = act_for(&plan, 1);
+	CHECK(a && a->target_kib > MIB(400) && a->target_kib <= MIB(600));
+	/* Without a budget the host's free memory is given to whoever needs
+	 * it now: b grows beyond its share of the host. */
+	{
+		struct mc_balance_params q = defparams();
+		struct mc_vhost h = host(GIB(4));
+
+		h.total_kib = MIB(3000) + q.host_reserve_kib;
+		d[1].actual_kib = MIB(600);
+		CHECK(run_p(d, 4, h, &q, NACT, &plan) == 0);
+		a = act_for(&plan, 1);
+		CHECK(a && a->target_kib > MIB(600));
+	}
+	report("budget: the unheld share of an active guest is kept for it", before);
+}
+
+/* Under a budget a grow does not count this plan's shrinks (they land over
+ * a second, the grow at once), and shrinks still in flight are not
+ * reclaimed again. */
+static void test_budget_inflight_shrink(void)
+{
+	int before = check_failures;
+	struct mc_vdom d[2];
+	struct mc_plan plan;
+	struct mc_balance_params p = defparams();
+	uint64_t g, s;
+
+	p.budget_kib = MIB(4096);
+	d[0] = vdom(1, 2048, 50);          /* wants 206 MiB */
+	d[1] = vdom(2, 2048, 1500);        /* surplus */
+	CHECK(run_p(d, 2, HOST_PLENTY, &p, NACT, &plan) == 0);
+	sums(&plan, d, &g, &s);
+	CHECK(g == 0 && s > 0);            /* reclaimed now, granted later */
+	/* Next decision: d[1]'s shrink is on its way (target set 300 ms ago,
+	 * not reached): nothing more is taken from it, nothing granted yet. */
+	d[1].last_set_ns = NOW - MS(300);
+	d[1].taken_ns = NOW - MS(100);
+	d[1].last_target_kib = d[1].actual_kib - s;
+	CHECK(run_p(d, 2, HOST_PLENTY, &p, NACT, &plan) == 0);
+	CHECK(plan.n == 0);
+	/* It landed: the grow gets it. */
+	d[1].actual_kib = d[1].last_target_kib;
+	CHECK(run_p(d, 2, HOST_PLENTY, &p, NACT, &plan) == 0);
+	sums(&plan, d, &g, &s);
+	printf("# landed: granted %llu KiB, shrunk %llu KiB, plan %zu\n", (unsigned long long)g, (unsigned long long)s, plan.n);
+	CHECK(g > 0 && g <= MIB(4096) - d[0].actual_kib - d[1].actual_kib);
+	report("budget: shrinks fund grows once they land, and are not reclaimed twice", before);
+}
+
+/* A balloon moving toward a size memcoord did not set (a guest booting
+ * down to its <currentMemory>) is left alone until it stops. */
+static void test_moving_alone(void)
+{
+	int before = check_failures;
+	struct mc_vdom d[1];
+	struct mc_plan plan;
+
+	d[0] = vdom(1, 2040, 1900);
+	d[0].last_set_ns = 0;
+	d[0].last_target_kib = 0;
+	d[0].moved_kib = -(int64_t)MIB(8);
+	CHECK(run(d, 1, HOST_PLENTY, &plan) == 0);
+	CHECK(plan.n == 1);                /* a few MiB: not movement */
+	d[0].moved_kib = -(int64_t)MIB(300);
+	CHECK(run(d, 1, HOST_PLENTY, &plan) == 0);
+	CHECK(plan.n == 0);
+	CHECK(mc_vdom_moving_alone(&d[0]));
+	/* Moving toward memcoord's own target is not "alone". */
+	d[0].last_set_ns = NOW - SEC(2);
+	d[0].last_target_kib = MIB(1500);
+	CHECK(!mc_vdom_moving_alone(&d[0]));
+	d[0].moved_kib = (int64_t)MIB(300);   /* away from it: someone else */
+	CHECK(mc_vdom_moving_alone(&d[0]));
+	report("a balloon moving on its own (boot) is not decided on", before);
+}
+
 int main(void)
 {
 	test_grow_low();
@@ -1125,6 +1236,9 @@ int main(void)
 	test_budget();
 	test_weights();
 	test_liar();
+	test_budget_shares();
+	test_budget_inflight_shrink();
+	test_moving_alone();
 	test_emergency_reclaim();
 	test_emergency_squeeze();
 	test_enospc();

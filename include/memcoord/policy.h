@@ -49,6 +49,7 @@ struct mc_vdom {
 	uint32_t stale_samples;    /* consecutive samples whose last_update did not advance */
 	uint32_t bad_samples;      /* samples rejected by the sanity checks so far */
 	uint32_t unabsorbed;       /* grows in a row the headroom did not follow */
+	int64_t moved_kib;         /* balloon change since the previous sample */
 
 	/* From the configuration (per-domain section, else defaults). */
 	uint32_t weight;           /* share under contention, >= 1 */
@@ -113,6 +114,26 @@ static inline bool mc_vdom_settling(const struct mc_vdom *d)
 		return true;
 	return (d->present & (1u << MC_STAT_LAST_UPDATE)) &&
 	       d->last_update == d->set_last_update;
+}
+
+/* The balloon moved since the previous sample by more than a few MiB, and
+ * not toward a target memcoord gave it: something else is moving it — a
+ * guest just started, inflating from its boot memory to its
+ * <currentMemory>, or an administrator's setmem. Its size is a transient:
+ * neither the policy nor the actuator acts on it until it stops. */
+#define MC_MOVING_TOLERANCE_KIB (8 * 1024)
+static inline bool mc_vdom_moving_alone(const struct mc_vdom *d)
+{
+	int64_t tol = MC_MOVING_TOLERANCE_KIB;
+
+	if (d->moved_kib <= tol && d->moved_kib >= -tol)
+		return false;
+	if (!d->last_set_ns)
+		return true;
+	/* Shrinking toward (or onto) memcoord's target, or growing toward it. */
+	if (d->moved_kib < 0)
+		return d->actual_kib + MC_MOVING_TOLERANCE_KIB < d->last_target_kib;
+	return d->actual_kib > d->last_target_kib + MC_MOVING_TOLERANCE_KIB;
 }
 
 /* Append one action with its reason (printf-style): 0, or -ENOSPC when the

@@ -30,7 +30,12 @@ struct mc_signals {
 	uint32_t bad;              /* 0: trusted */
 	bool has_rates;            /* rates derived from a previous trusted sample */
 	uint64_t headroom_kib;     /* usable, else unused + disk_caches, capped at actual */
-	int64_t consume_kib_s;     /* d(actual - headroom)/dt; negative when freeing */
+	int64_t consume_kib_s;     /* d(MemTotal - headroom)/dt; negative when
+				    * freeing. Across a grow of the balloon it
+				    * is at most the previous estimate: the
+				    * guest's MemAvailable takes seconds to
+				    * show all of a deflate, so that interval
+				    * reads as consumption that is not there */
 	uint64_t swap_in_kib_s;
 	uint64_t swap_out_kib_s;
 	uint64_t major_fault_s;
@@ -40,6 +45,10 @@ struct mc_signals {
 				    * quarter of the growth): grants vanishing
 				    * without a trace, as a guest lying about
 				    * its memory makes them */
+	int64_t moved_kib;         /* balloon change since the previous sample
+				    * (fresh or not; 0 without one): a balloon
+				    * moving that memcoord did not move is
+				    * left alone until it stops */
 	bool fresh;                /* new guest data (last_update advanced, or
 				    * not reported): the collector keeps the
 				    * last fresh trusted sample as `prev`, so
