@@ -27,6 +27,10 @@ if ! lvs_find_libvirtd; then
 	echo "1..0 # SKIP libvirtd is not installed"
 	exit 77
 fi
+if ! unshare -m --propagation private true 2>/dev/null; then
+	echo "1..0 # SKIP no mount namespaces here"
+	exit 77
+fi
 fails=0
 ok() { echo "ok - $*"; }
 notok() { echo "not ok - $*"; fails=$((fails + 1)); }
