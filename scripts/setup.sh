@@ -11,6 +11,9 @@ packages=(
 	qemu-system-x86 busybox-static cpio
 	# tools the tests use
 	procps util-linux gnuplot-nox
+	# systemd integration (sd_notify, the unit's install dir and its
+	# verification) and the man pages' checks
+	libsystemd-dev systemd groff-base man-db
 )
 
 missing=()

@@ -386,10 +386,16 @@ static void *arbiter_main(void *arg)
 
 		/* A reactive policy is woken by samples, but no sooner than
 		 * next_reactive_ns; others sleep to the tick. */
-		if (a->cfg.once)
+		if (a->cfg.once) {
 			deadline = start + (int64_t)a->cfg.once_wait_ms * MC_NS_PER_MS;
-		else
-			deadline = next_tick;
+		} else {
+			/* Up to the tick, but at least once a second: the
+			 * heartbeat feeds the service manager's watchdog
+			 * even with a long interval. */
+			deadline = mc_now_ns() + MC_ARBITER_BEAT_NS;
+			if (next_tick < deadline)
+				deadline = next_tick;
+		}
 		ts = mc_ns_to_ts(deadline);
 		pthread_mutex_lock(&a->lock);
 		while (!a->stop) {
@@ -417,6 +423,7 @@ static void *arbiter_main(void *arg)
 		by_kick = uatomic_xchg(&a->kicked, 0) != 0;
 		if (by_kick)
 			a->stats.wakeups++;
+		a->stats.heartbeats++;
 		pthread_mutex_unlock(&a->lock);
 
 		now = mc_now_ns();

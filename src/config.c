@@ -47,6 +47,7 @@ void mc_config_defaults(struct mc_config *c)
 	c->floor_kib = mc_mib_to_kib(MC_DEF_FLOOR_MIB);
 	c->weight = MC_DEF_WEIGHT;
 	c->log_level = MC_LOG_INFO;
+	c->log_target = MC_LOG_TARGET_AUTO;
 	c->resync_s = MC_DEF_RESYNC_S;
 }
 
@@ -362,6 +363,9 @@ static void usage(FILE *out)
 "                            the balance policy and compare them\n"
 "      --log-level LEVEL     error, warning, notice, info or debug\n"
 "                            (default info)\n"
+"      --log-target TARGET   where log lines go: stderr, syslog or auto\n"
+"                            (default auto: stderr, or syslog when stderr\n"
+"                            is closed or /dev/null)\n"
 "  -v, --verbose             debug logging (same as --log-level debug)\n"
 "  -h, --help                this help\n"
 "      --version             print the version\n",
@@ -372,6 +376,7 @@ enum {
 	OPT_POLICY = 1000, OPT_INTERVAL, OPT_STATS_PERIOD, OPT_LOADED, OPT_FREE,
 	OPT_FLOOR, OPT_RESERVE, OPT_DRY_RUN, OPT_ONCE, OPT_VERSION, OPT_CONFIG,
 	OPT_CHECK_CONFIG, OPT_BUDGET, OPT_LOG_LEVEL, OPT_SIM, OPT_TRACE, OPT_COMPARE,
+	OPT_LOG_TARGET,
 };
 
 static const struct option long_opts[] = {
@@ -389,6 +394,7 @@ static const struct option long_opts[] = {
 	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 	{"once", no_argument, NULL, OPT_ONCE},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"log-target", required_argument, NULL, OPT_LOG_TARGET},
 	{"sim", required_argument, NULL, OPT_SIM},
 	{"trace", required_argument, NULL, OPT_TRACE},
 	{"compare", no_argument, NULL, OPT_COMPARE},
@@ -538,6 +544,13 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
 			c->log_level = log_levels[i].level;
 			break;
 		}
+		case OPT_LOG_TARGET:
+			if (mc_log_target_parse(optarg, &c->log_target) < 0) {
+				seterr(err, errlen, "--log-target: unknown target '%s'"
+				       " (stderr, syslog or auto)", optarg);
+				return MC_ARGS_BAD;
+			}
+			break;
 		case 'v':
 			c->verbose++;
 			break;

@@ -199,6 +199,7 @@ enum ktype {
 	K_URI,       /* char *, NULL = unset */
 	K_POLICY,    /* char[32], a name mc_policy_find knows */
 	K_LOGLEVEL,  /* enum mc_log_level */
+	K_LOGTARGET, /* enum mc_log_target */
 	K_BOOL,      /* bool */
 	K_MEM,       /* uint64_t KiB */
 	K_RATE,      /* uint64_t KiB per second */
@@ -238,6 +239,9 @@ static const struct keydef daemon_keys[] = {
 	 "decide and log \"would set\", change nothing: true or false"},
 	{"log_level", K_LOGLEVEL, CF(log_level), NO_FLAG, 0, 0,
 	 "error, warning, notice, info or debug (-v on the command line: debug)"},
+	{"log_target", K_LOGTARGET, CF(log_target), NO_FLAG, 0, 0,
+	 "where log lines go: stderr, syslog, or auto (stderr; syslog when stderr"
+	 " is closed or /dev/null)"},
 	{"resync", K_SEC_INT, CF(resync_s), NO_FLAG, 1, 86400,
 	 "full domain listing (repairs missed events) every this many whole seconds"},
 };
@@ -593,6 +597,12 @@ static void set_value(struct loader *ld, const struct keydef *k, void *base,
 		*(enum mc_log_level *)field = log_levels[i].level;
 		break;
 	}
+	case K_LOGTARGET:
+		if (mc_log_target_parse(value, (enum mc_log_target *)field) < 0) {
+			key_err(ld, k->name, "unknown log target '%s' (stderr, syslog or auto)", v);
+			return;
+		}
+		break;
 	case K_BOOL:
 		if (parse_bool(value, &b) < 0) {
 			key_err(ld, k->name, "'%s' is not a boolean"
@@ -838,6 +848,9 @@ static void print_key(FILE *out, const struct keydef *k, const void *base)
 		break;
 	case K_LOGLEVEL:
 		v = log_level_name(*(const enum mc_log_level *)field);
+		break;
+	case K_LOGTARGET:
+		v = mc_log_target_name(*(const enum mc_log_target *)field);
 		break;
 	case K_BOOL:
 		v = *(const bool *)field ? "true" : "false";

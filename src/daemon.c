@@ -201,6 +201,24 @@ struct mc_hv *mc_daemon_hv(struct mc_daemon *d)
 	return d->hv;
 }
 
+bool mc_daemon_connected(struct mc_daemon *d)
+{
+	return d->connected;
+}
+
+const char *mc_daemon_uri(struct mc_daemon *d)
+{
+	return d->uri_shown;
+}
+
+unsigned long mc_daemon_heartbeat(struct mc_daemon *d)
+{
+	struct mc_arbiter_stats st;
+
+	mc_daemon_arbiter_stats(d, &st);
+	return st.heartbeats;
+}
+
 bool mc_daemon_finished(struct mc_daemon *d)
 {
 	return uatomic_read(&d->finished);

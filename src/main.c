@@ -15,6 +15,7 @@
 #include "memcoord/config.h"
 #include "memcoord/daemon.h"
 #include "memcoord/log.h"
+#include "memcoord/notify.h"
 #include "memcoord/registry.h"
 #include "memcoord/sim.h"
 #include "memcoord/summary.h"
@@ -41,15 +42,17 @@ static void reload(struct mc_daemon *d, int argc, char **argv)
 	}
 	if (mc_daemon_reload(d, &next) < 0)
 		mc_err("reload: out of memory; the running configuration stays");
-	else
+	else {
+		mc_log_set_target(next.log_target);
 		mc_log_set_level(next.verbose >= 1 ? MC_LOG_DEBUG : next.log_level);
+	}
 	mc_config_free(&next);
 }
 
 /* Run one daemon until a signal, --once's decision, or the scenario's end.
  * When run is not NULL (a simulation), it receives the run's results. */
 static int run_daemon(const struct mc_config *cfg, int sfd, int argc, char **argv,
-		      struct mc_run *run)
+		      struct mc_notify *nt, struct mc_run *run)
 {
 	struct mc_daemon *d = NULL;
 	bool running = true;
@@ -67,6 +70,7 @@ static int run_daemon(const struct mc_config *cfg, int sfd, int argc, char **arg
 		mc_daemon_destroy(d);
 		return 1;
 	}
+	mc_notify_ready(nt, d);
 
 	while (running && !mc_daemon_finished(d)) {
 		struct pollfd pfd[2] = {
@@ -74,9 +78,12 @@ static int run_daemon(const struct mc_config *cfg, int sfd, int argc, char **arg
 			{.fd = mc_daemon_fd(d), .events = POLLIN},
 		};
 		int timeout = mc_daemon_process(d);
+		int nt_wait = mc_notify_tick(nt, d, mc_real_now_ns());
 
 		if (mc_daemon_finished(d))
 			break;
+		if (nt_wait >= 0 && nt_wait < timeout)
+			timeout = nt_wait;
 		if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
 			mc_err("poll: %s", strerror(errno));
 			status = 1;
@@ -95,7 +102,9 @@ static int run_daemon(const struct mc_config *cfg, int sfd, int argc, char **arg
 					break;
 				case SIGHUP:
 					mc_info("SIGHUP received; reloading the configuration");
+					mc_notify_reloading(nt);
 					reload(d, argc, argv);
+					mc_notify_ready(nt, d);
 					break;
 				default:
 					break;
@@ -103,6 +112,7 @@ static int run_daemon(const struct mc_config *cfg, int sfd, int argc, char **arg
 			}
 		}
 	}
+	mc_notify_stopping(nt);
 	mc_daemon_stop(d);
 	if (run) {
 		struct mc_arbiter_stats st;
@@ -132,7 +142,8 @@ static char *trace_path_for(const char *path, const char *policy)
 }
 
 /* --compare: the same scenario under the seed and the balance policy. */
-static int run_compare(const struct mc_config *cfg, int sfd, int argc, char **argv)
+static int run_compare(const struct mc_config *cfg, int sfd, int argc, char **argv,
+		       struct mc_notify *nt)
 {
 	static const char *const policies[2] = {"seed", "balance"};
 	struct mc_run runs[2];
@@ -151,7 +162,7 @@ static int run_compare(const struct mc_config *cfg, int sfd, int argc, char **ar
 			c.trace_path = trace_path_for(cfg->trace_path, policies[i]);
 		}
 		mc_info("comparison: running %s under the %s policy", cfg->sim_path, policies[i]);
-		status = run_daemon(&c, sfd, argc, argv, &runs[i]);
+		status = run_daemon(&c, sfd, argc, argv, nt, &runs[i]);
 		if (status == 0)
 			mc_summary_print(stdout, &runs[i]);
 		mc_config_free(&c);
@@ -166,6 +177,7 @@ static int run_compare(const struct mc_config *cfg, int sfd, int argc, char **ar
 int main(int argc, char **argv)
 {
 	struct mc_config cfg;
+	struct mc_notify nt;
 	char err[4096] = "";
 	sigset_t mask;
 	int sfd = -1, status = 0;
@@ -195,7 +207,9 @@ int main(int argc, char **argv)
 		mc_config_free(&cfg);
 		return 0;
 	}
+	mc_log_set_target(cfg.log_target);
 	mc_log_set_level(cfg.verbose >= 1 ? MC_LOG_DEBUG : cfg.log_level);
+	mc_notify_init(&nt, mc_real_now_ns());
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -221,11 +235,11 @@ int main(int argc, char **argv)
 	(void)get_default_call_rcu_data();
 
 	if (cfg.compare) {
-		status = run_compare(&cfg, sfd, argc, argv);
+		status = run_compare(&cfg, sfd, argc, argv, &nt);
 	} else {
 		struct mc_run run;
 
-		status = run_daemon(&cfg, sfd, argc, argv, cfg.sim_path ? &run : NULL);
+		status = run_daemon(&cfg, sfd, argc, argv, &nt, cfg.sim_path ? &run : NULL);
 		if (cfg.sim_path && status == 0) {
 			mc_summary_print(stdout, &run);
 			mc_run_free(&run);

@@ -584,6 +584,7 @@ static bool file_equal(const struct mc_config *a, const struct mc_config *b)
 	eq &= strcmp(a->policy, b->policy) == 0;
 	eq &= a->interval_ms == b->interval_ms && a->stats_period_s == b->stats_period_s;
 	eq &= a->dry_run == b->dry_run && a->log_level == b->log_level;
+	eq &= a->log_target == b->log_target;
 	eq &= a->resync_s == b->resync_s;
 	eq &= a->host_reserve_set == b->host_reserve_set;
 	eq &= !a->host_reserve_set || a->host_reserve_kib == b->host_reserve_kib;

@@ -56,9 +56,15 @@ int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t no
 
 struct mc_arbiter;
 
+/* The arbiter thread wakes at least this often (memcoord's clock), whatever
+ * its interval, so that its heartbeat shows it alive. */
+#define MC_ARBITER_BEAT_NS 1000000000LL
+
 struct mc_arbiter_stats {
 	unsigned long passes;     /* policy decisions made */
 	unsigned long wakeups;    /* wake-ups from samples (coalesced) */
+	unsigned long heartbeats; /* every wake-up, at least one a second
+				   * (MC_ARBITER_BEAT_NS): proof of life */
 	int64_t last_pass_ns;     /* snapshot + policy time of the last pass */
 	struct mc_hist pass_ns;   /* snapshot + policy time of every pass */
 	unsigned long actions;    /* actions planned */

@@ -75,6 +75,7 @@ struct mc_config {
 	bool once;
 	int verbose;                /* count of -v */
 	enum mc_log_level log_level;
+	enum mc_log_target log_target;    /* default auto */
 	int resync_s;
 
 	char *sim_path;             /* --sim SCENARIO: the simulated host */

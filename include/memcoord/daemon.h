@@ -46,5 +46,12 @@ unsigned long mc_daemon_passes(struct mc_daemon *d);
 /* The arbiter's figures (the final ones after stop). */
 void mc_daemon_arbiter_stats(struct mc_daemon *d, struct mc_arbiter_stats *out);
 struct mc_hv *mc_daemon_hv(struct mc_daemon *d);
+/* For the service manager's status and watchdog (main thread): whether the
+ * backend is connected, the URI (or scenario) shown in messages, and the
+ * arbiter's heartbeat, which advances at least once a second while its
+ * thread is alive. */
+bool mc_daemon_connected(struct mc_daemon *d);
+const char *mc_daemon_uri(struct mc_daemon *d);
+unsigned long mc_daemon_heartbeat(struct mc_daemon *d);
 
 #endif

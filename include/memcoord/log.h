@@ -2,8 +2,9 @@
  *
  * Only threads' top-level loops and main log at info or above; modules such
  * as the policy, the parsers and the backends return codes instead.
- * Every line goes to stderr with a journald-style "<N>" priority prefix when
- * stderr is not a terminal, so journald and syslog classify it. */
+ * Lines go to stderr — with a journald-style "<N>" priority prefix when
+ * stderr is not a terminal, so journald classifies them — or to syslog(3)
+ * (ident "memcoord", facility LOG_DAEMON, the same priorities). */
 #ifndef MEMCOORD_LOG_H
 #define MEMCOORD_LOG_H
 
@@ -16,6 +17,27 @@ enum mc_log_level {
 	MC_LOG_INFO = 6,
 	MC_LOG_DEBUG = 7,
 };
+
+/* Where lines go. AUTO: stderr when someone reads it (a terminal, the
+ * journal, a pipe or a file), syslog when stderr is closed or /dev/null. */
+enum mc_log_target {
+	MC_LOG_TARGET_AUTO = 0,
+	MC_LOG_TARGET_STDERR,
+	MC_LOG_TARGET_SYSLOG,
+};
+
+/* Default MC_LOG_TARGET_AUTO; AUTO is resolved here, against stderr as it
+ * is now. Switching to syslog opens it, away from it closes it. */
+void mc_log_set_target(enum mc_log_target t);
+/* The target in use (never AUTO). */
+enum mc_log_target mc_log_get_target(void);
+/* What AUTO means for a process whose stderr is fd. */
+enum mc_log_target mc_log_resolve_auto(int fd);
+/* "stderr", "syslog", "auto" -> 0, or -EINVAL. Case-insensitive. */
+int mc_log_target_parse(const char *s, enum mc_log_target *t);
+const char *mc_log_target_name(enum mc_log_target t);
+/* The syslog(3) priority of a level: LOG_DAEMON | LOG_ERR ... LOG_DEBUG. */
+int mc_log_syslog_priority(enum mc_log_level level);
 
 /* Messages above this level are dropped; default MC_LOG_INFO. */
 void mc_log_set_level(enum mc_log_level level);
