@@ -62,6 +62,8 @@ void mc_config_free(struct mc_config *c)
 	c->sim_path = NULL;
 	free(c->trace_path);
 	c->trace_path = NULL;
+	free(c->control_socket);
+	c->control_socket = NULL;
 	free(c->doms);
 	c->doms = NULL;
 	c->ndoms = 0;
@@ -75,6 +77,7 @@ int mc_config_copy(struct mc_config *dst, const struct mc_config *src)
 	dst->config_path = NULL;
 	dst->sim_path = NULL;
 	dst->trace_path = NULL;
+	dst->control_socket = NULL;
 	dst->doms = NULL;
 	dst->ndoms = 0;
 	if (src->uri && !(dst->uri = strdup(src->uri)))
@@ -84,6 +87,8 @@ int mc_config_copy(struct mc_config *dst, const struct mc_config *src)
 	if (src->sim_path && !(dst->sim_path = strdup(src->sim_path)))
 		goto nomem;
 	if (src->trace_path && !(dst->trace_path = strdup(src->trace_path)))
+		goto nomem;
+	if (src->control_socket && !(dst->control_socket = strdup(src->control_socket)))
 		goto nomem;
 	if (src->ndoms) {
 		dst->doms = calloc(src->ndoms, sizeof(*dst->doms));
@@ -360,6 +365,9 @@ static void usage(FILE *out)
 "      --trace FILE.csv      write every decision to a CSV trace\n"
 "      --compare             with --sim: run the scenario under the seed and\n"
 "                            the balance policy and compare them\n"
+"      --control-socket PATH  status socket (default\n"
+"                            /run/memcoord/memcoord.sock; none: no socket;\n"
+"                            with --sim: none unless given)\n"
 "      --log-level LEVEL     error, warning, notice, info or debug\n"
 "                            (default info)\n"
 "  -v, --verbose             debug logging (same as --log-level debug)\n"
@@ -372,6 +380,7 @@ enum {
 	OPT_POLICY = 1000, OPT_INTERVAL, OPT_STATS_PERIOD, OPT_LOADED, OPT_FREE,
 	OPT_FLOOR, OPT_RESERVE, OPT_DRY_RUN, OPT_ONCE, OPT_VERSION, OPT_CONFIG,
 	OPT_CHECK_CONFIG, OPT_BUDGET, OPT_LOG_LEVEL, OPT_SIM, OPT_TRACE, OPT_COMPARE,
+	OPT_CONTROL_SOCKET,
 };
 
 static const struct option long_opts[] = {
@@ -392,6 +401,7 @@ static const struct option long_opts[] = {
 	{"sim", required_argument, NULL, OPT_SIM},
 	{"trace", required_argument, NULL, OPT_TRACE},
 	{"compare", no_argument, NULL, OPT_COMPARE},
+	{"control-socket", required_argument, NULL, OPT_CONTROL_SOCKET},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
@@ -456,6 +466,15 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
 			}
 			if (set_string(opt == OPT_SIM ? &c->sim_path : &c->trace_path,
 				       optarg, err, errlen) < 0)
+				return MC_ARGS_BAD;
+			break;
+		case OPT_CONTROL_SOCKET:
+			if (!*optarg || has_control_chars(optarg)) {
+				seterr(err, errlen, "--control-socket: %s path",
+				       *optarg ? "invalid" : "empty");
+				return MC_ARGS_BAD;
+			}
+			if (set_string(&c->control_socket, optarg, err, errlen) < 0)
 				return MC_ARGS_BAD;
 			break;
 		case 'c':

@@ -196,7 +196,7 @@ static const char *known_policies(char *buf, size_t len)
 /* ---- the sections and their keys ---------------------------------------- */
 
 enum ktype {
-	K_URI,       /* char *, NULL = unset */
+	K_URI,       /* char *, NULL = unset (a URI or a path) */
 	K_POLICY,    /* char[32], a name mc_policy_find knows */
 	K_LOGLEVEL,  /* enum mc_log_level */
 	K_BOOL,      /* bool */
@@ -240,6 +240,8 @@ static const struct keydef daemon_keys[] = {
 	 "error, warning, notice, info or debug (-v on the command line: debug)"},
 	{"resync", K_SEC_INT, CF(resync_s), NO_FLAG, 1, 86400,
 	 "full domain listing (repairs missed events) every this many whole seconds"},
+	{"control_socket", K_URI, CF(control_socket), NO_FLAG, 0, 0,
+	 "status socket path (unset: /run/memcoord/memcoord.sock; none: no socket)"},
 };
 
 static const struct keydef host_keys[] = {
