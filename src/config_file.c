@@ -242,6 +242,10 @@ static const struct keydef daemon_keys[] = {
 	 "full domain listing (repairs missed events) every this many whole seconds"},
 	{"control_socket", K_URI, CF(control_socket), NO_FLAG, 0, 0,
 	 "status socket path (unset: /run/memcoord/memcoord.sock; none: no socket)"},
+	{"metrics_listen", K_URI, CF(metrics_listen), NO_FLAG, 0, 0,
+	 "Prometheus metrics on ADDR:PORT, or PORT on 127.0.0.1 (unset: off)"},
+	{"metrics_allow_remote", K_BOOL, CF(metrics_allow_remote), NO_FLAG, 0, 0,
+	 "allow a non-loopback metrics_listen address: true or false"},
 };
 
 static const struct keydef host_keys[] = {

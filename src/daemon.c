@@ -12,6 +12,7 @@
 #include "memcoord/collector.h"
 #include "memcoord/control.h"
 #include "memcoord/log.h"
+#include "memcoord/metrics.h"
 #include "memcoord/sim.h"
 #include "memcoord/trace.h"
 
@@ -42,6 +43,7 @@ struct mc_daemon {
 	struct mc_trace *trace;
 	struct mc_arbiter_stats final;  /* the arbiter's figures at stop */
 	struct mc_control *control;     /* the status socket; NULL: none */
+	struct mc_metrics *metrics;     /* the metrics endpoint; NULL: off */
 	int64_t started_ns;
 
 	int evfd;
@@ -575,6 +577,12 @@ int mc_daemon_start(struct mc_daemon *d)
 	rc = start_control(d);
 	if (rc < 0)
 		return rc;
+	if (d->cfg.metrics_listen) {
+		rc = mc_metrics_start(&d->metrics, d->cfg.metrics_listen,
+				      d->cfg.metrics_allow_remote, d, d->started_ns);
+		if (rc < 0)
+			return rc;
+	}
 	/* The CONNECTED event queued by the backend triggers the first
 	 * listing; process it now so --once sees every domain. */
 	mc_daemon_process(d);
@@ -593,6 +601,8 @@ void mc_daemon_stop(struct mc_daemon *d)
 	/* 0. No more status readers (they read the arbiter's figures). */
 	mc_control_stop(d->control);
 	d->control = NULL;
+	mc_metrics_stop(d->metrics);
+	d->metrics = NULL;
 	/* 1. No more decisions. */
 	if (d->arb)
 		mc_arbiter_get_stats(d->arb, &d->final);

@@ -2,6 +2,7 @@
  * error and a printable message) and the status table built from a
  * registry: each state by the policy's rules, the last action, the order,
  * the text table and the JSON document (parsed back with json-c). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "check.h"
 #include "memcoord/config.h"
 #include "memcoord/control.h"
+#include "memcoord/metrics.h"
 #include "memcoord/status.h"
 
 #define MIB(x) ((uint64_t)(x) * 1024)
@@ -376,6 +378,24 @@ static void test_status(void)
 	}
 	free(json);
 
+	/* The metrics text from the same table. */
+	text = NULL;
+	f = open_memstream(&text, &tlen);
+	CHECK(f != NULL);
+	mc_metrics_write(&st, f);
+	fclose(f);
+	CHECK(strstr(text, "# TYPE memcoord_decisions_total counter\nmemcoord_decisions_total 40\n") != NULL);
+	CHECK(strstr(text, "memcoord_decision_duration_seconds_bucket{le=\"2.5e-05\"} 39\n") != NULL);
+	CHECK(strstr(text, "memcoord_decision_duration_seconds_bucket{le=\"1\"} 40\n") != NULL);
+	CHECK(strstr(text, "memcoord_decision_duration_seconds_count 40\n") != NULL);
+	CHECK(strstr(text, "memcoord_decision_duration_seconds_sum 0.001680000\n") != NULL);
+	CHECK(strstr(text, "memcoord_domain_balloon_bytes{domain=\"web\",uuid=\"") != NULL);
+	CHECK(strstr(text, "state=\"stuck\"} 1\n") != NULL);
+	CHECK(strstr(text, "memcoord_domain_changes_total{domain=\"web\"") != NULL);
+	CHECK(strstr(text, "memcoord_domains 10\n") != NULL);
+	CHECK(strstr(text, "memcoord_host_memory_bytes") == NULL);   /* not sampled */
+	free(text);
+
 	/* Teardown: every record and what it points to, after a grace period. */
 	mc_status_fini(&st);
 	rcu_read_lock();
@@ -389,10 +409,60 @@ static void test_status(void)
 	mc_registry_destroy(&reg);
 }
 
+static void listen_ok(const char *s, bool remote, int family, uint16_t port)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = 0;
+	char err[300] = "";
+	int rc = mc_metrics_parse_listen(s, remote, &sa, &len, err, sizeof(err));
+
+	if (rc)
+		fprintf(stderr, "listen '%s': %s\n", s, err);
+	CHECK(rc == 0);
+	CHECK(sa.ss_family == family);
+	CHECK(ntohs(family == AF_INET ? ((struct sockaddr_in *)&sa)->sin_port
+				      : ((struct sockaddr_in6 *)&sa)->sin6_port) == port);
+}
+
+static void listen_bad(const char *s, bool remote, const char *msg)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = 0;
+	char err[300] = "";
+
+	CHECK(mc_metrics_parse_listen(s, remote, &sa, &len, err, sizeof(err)) == -EINVAL);
+	if (!strstr(err, msg))
+		fprintf(stderr, "listen '%s': '%s' (want '%s')\n", s, err, msg);
+	CHECK(strstr(err, msg) != NULL);
+}
+
+static void test_listen(void)
+{
+	listen_ok("9687", false, AF_INET, 9687);
+	listen_ok("127.0.0.1:9687", false, AF_INET, 9687);
+	listen_ok("127.1.2.3:1", false, AF_INET, 1);
+	listen_ok("localhost:65535", false, AF_INET, 65535);
+	listen_ok("[::1]:9687", false, AF_INET6, 9687);
+	listen_ok("0.0.0.0:9687", true, AF_INET, 9687);
+	listen_ok("[::]:9687", true, AF_INET6, 9687);
+	listen_bad("0.0.0.0:9687", false, "not a loopback address");
+	listen_bad("192.168.1.5:9687", false, "--metrics-allow-remote");
+	listen_bad("[::]:9687", false, "not a loopback address");
+	listen_bad("0", false, "port 1..65535");
+	listen_bad("65536", false, "port 1..65535");
+	listen_bad("127.0.0.1:", false, "is not PORT");
+	listen_bad("127.0.0.1:80x", false, "is not PORT");
+	listen_bad("example.com:80", true, "numeric address");
+	listen_bad("[::1:80", false, "is not PORT");
+	listen_bad("::1:80", false, "is not PORT");
+	listen_bad("", false, "is not PORT");
+}
+
 int main(void)
 {
 	rcu_register_thread();
 	test_parser();
+	test_listen();
 	test_status();
 	rcu_unregister_thread();
 	if (check_failures)

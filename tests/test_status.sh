@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The control socket and `memcoord status` on a simulated host: the socket's
+# The control socket, `memcoord status` and the metrics endpoint on a
+# simulated host: the socket's
 # directory and mode; the table and the JSON document name every guest with
 # plausible figures and the right state (ok, stuck, no stats, paused,
 # excluded); malformed, oversized, binary, empty and excess requests get an
 # error reply and the daemon answers afterwards; --watch refreshes until
 # SIGINT; clear errors (exit 1) for a missing socket, a stale one and a
 # permission denied; a second daemon cannot take a live socket; the socket
-# goes away with the daemon.
+# goes away with the daemon. Metrics: the exposition format's shape, real
+# values, 404 and 405, and the loopback rule.
 set -uo pipefail
 MEMCOORD=${1:?usage: test_status.sh MEMCOORD CTL_SEND}
 CTL_SEND=${2:?usage: test_status.sh MEMCOORD CTL_SEND}
@@ -75,16 +77,31 @@ sock="$tmp/run/mc.sock"
 jqe() { jq -e "$@" >/dev/null; }
 status() { "$MEMCOORD" status --control-socket "$sock" "$@"; }
 
-"$MEMCOORD" --sim "$tmp/status.ini" --config "$tmp/mc.conf" \
-	--control-socket "$sock" >"$tmp/daemon.out" 2>"$tmp/daemon.log" &
-pid=$!
-
-if ! wait_until 20 test -S "$sock"; then
+# With metrics on a free loopback port (a few tries: the port is random).
+started=0
+for _ in 1 2 3 4 5; do
+	port=$((20000 + RANDOM % 40000))
+	"$MEMCOORD" --sim "$tmp/status.ini" --config "$tmp/mc.conf" \
+		--control-socket "$sock" --metrics-listen "$port" \
+		>"$tmp/daemon.out" 2>"$tmp/daemon.log" &
+	pid=$!
+	if wait_until 20 eval 'test -S "$sock" || proc_gone $pid'; then
+		if test -S "$sock"; then
+			started=1
+			break
+		fi
+	fi
+	wait "$pid" 2>/dev/null
+	pid=
+	grep -q "cannot listen" "$tmp/daemon.log" || break
+done
+if [ $started -ne 1 ]; then
 	not_ok "the daemon created its socket"
 	cat "$tmp/daemon.log"
 	exit 1
 fi
 ok "the daemon created its socket"
+check "metrics announced on 127.0.0.1:$port" grep -q "metrics on http://127.0.0.1:$port/metrics" "$tmp/daemon.log"
 check "socket directory created 0700" [ "$(stat -c %a "$tmp/run")" = 700 ]
 check "socket is 0600" [ "$(stat -c %a "$sock")" = 600 ]
 
@@ -143,6 +160,54 @@ check "--json: the excluded and the paused guests were never changed" jqe '[.dom
 	| select(.name == "ex" or .name == "sleeper") | .changes == 0 and .last_action == null]
 	| all' <<<"$json"
 check "--json: UUIDs" jqe '[.domains[].uuid | test("^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")] | all' <<<"$json"
+
+# ---- metrics ---------------------------------------------------------------
+url="http://127.0.0.1:$port/metrics"
+if command -v curl >/dev/null; then
+	hdr=$(curl -s -o "$tmp/metrics" -D - "$url"); rc=$?
+	check "GET /metrics: 200" eval '[ $rc -eq 0 ] && grep -q "^HTTP/1.1 200" <<<"$hdr"'
+	check "content type: text exposition 0.0.4" grep -qi "^Content-Type: text/plain; version=0.0.4" <<<"$hdr"
+	# Every line is a HELP, a TYPE, or a sample: name{labels} number.
+	bad=$(grep -vE '^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$|^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? (-?[0-9.]+(e[-+]?[0-9]+)?|\+Inf|NaN)$' "$tmp/metrics")
+	check "exposition format: every line well-formed" [ -z "$bad" ] || printf '#   %s\n' "$bad"
+	# A family's TYPE once, before its samples.
+	bad=$(awk '/^# TYPE /{ if (seen[$3]++) print "twice: " $3; t[$3] = 1; next }
+		/^#/{next}
+		{ n = $1; sub(/\{.*/, "", n); b = n; sub(/_(bucket|sum|count)$/, "", b);
+		  if (!t[n] && !t[b]) print "no TYPE before: " n }' "$tmp/metrics")
+	check "exposition format: TYPE before samples, once" [ -z "$bad" ] || printf '#   %s\n' "$bad"
+	metric() { awk -v m="$1" '$1 == m { print $2 }' "$tmp/metrics"; }
+	check "memcoord_domains 6" [ "$(metric memcoord_domains)" = 6 ]
+	check "memcoord_host_memory_bytes = 8 GiB" [ "$(metric memcoord_host_memory_bytes)" = 8589934592 ]
+	check "build info" grep -qE '^memcoord_build_info\{version="[0-9.]+"\} 1$' "$tmp/metrics"
+	check "stuck's state is stuck" grep -qE '^memcoord_domain_state\{domain="stuck",uuid="[0-9a-f-]{36}",state="stuck"\} 1$' "$tmp/metrics"
+	check "silent's state is no_stats" grep -qE '^memcoord_domain_state\{domain="silent",.*state="no_stats"\} 1$' "$tmp/metrics"
+	check "stuck's balloon is 1536 MiB" grep -qE '^memcoord_domain_balloon_bytes\{domain="stuck",[^}]*\} 1610612736$' "$tmp/metrics"
+	check "silent has no headroom series" eval '! grep -q "^memcoord_domain_headroom_bytes{domain=\"silent\"" "$tmp/metrics"'
+	check "hog: changes and grown bytes counted" awk '
+		/^memcoord_domain_changes_total\{domain="hog"/ { c = $2 }
+		/^memcoord_domain_grown_bytes_total\{domain="hog"/ { g = $2 }
+		END { exit !(c > 0 && g > 0) }' "$tmp/metrics"
+	check "histogram: cumulative buckets, +Inf = count = decisions" awk '
+		/^memcoord_decision_duration_seconds_bucket/ { if ($2 < last) bad = 1; last = $2; inf = $2 }
+		/^memcoord_decision_duration_seconds_count / { cnt = $2 }
+		/^memcoord_decisions_total / { dec = $2 }
+		END { exit !(!bad && inf == cnt && cnt == dec && cnt > 0) }' "$tmp/metrics"
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/other")
+	check "GET /other: 404 ($code)" [ "$code" = 404 ]
+	code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d x=1 "$url")
+	check "POST /metrics: 405 ($code)" [ "$code" = 405 ]
+	code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$url")
+	check "DELETE /metrics: 405 ($code)" [ "$code" = 405 ]
+else
+	echo "# curl is missing (scripts/setup.sh installs it): metrics over HTTP not checked"
+fi
+out=$("$MEMCOORD" --sim "$tmp/status.ini" --metrics-listen 0.0.0.0:9 --check-config 2>&1); rc=$?
+check "a non-loopback metrics address is refused ($rc)" eval '[ $rc -eq 2 ] && grep -q "not a loopback address" <<<"$out"'
+"$MEMCOORD" --sim "$tmp/status.ini" --metrics-listen 0.0.0.0:9 --metrics-allow-remote --check-config >/dev/null 2>&1
+check "... unless --metrics-allow-remote" [ $? -eq 0 ]
+out=$("$MEMCOORD" --sim "$tmp/status.ini" --metrics-listen 127.0.0.1:99999 --check-config 2>&1); rc=$?
+check "a bad metrics port is refused ($rc)" eval '[ $rc -eq 2 ] && grep -q "port 1..65535" <<<"$out"'
 
 # ---- bad requests ----------------------------------------------------------
 still_answers() { status >/dev/null 2>&1 && status --json | jqe '.domains | length == 6'; }
