@@ -1,8 +1,9 @@
 /* Test helper for the control socket, for what `memcoord status` never
  * sends:
  *   ctl_send SOCKET            send stdin as it is, print the reply
- *   ctl_send SOCKET --hold S   connect, send nothing for S seconds, then
- *                              print whatever the server sent and close
+ *   ctl_send SOCKET --hold S   connect (say "connected" on stderr), send
+ *                              nothing for S seconds, then print whatever
+ *                              the server sent and close
  *   ctl_send SOCKET --stale    bind SOCKET and exit without removing it
  * Exit status 0 when a connection was made (or the socket bound). */
 #include <stdio.h>
@@ -55,6 +56,8 @@ int main(int argc, char **argv)
 	}
 	fd = connect_to(argv[1], &sa);
 	if (argc == 4 && strcmp(argv[2], "--hold") == 0) {
+		/* For the caller to know the connection is queued. */
+		fprintf(stderr, "connected\n");
 		sleep((unsigned)atoi(argv[3]));
 		shutdown(fd, SHUT_WR);
 		copy_reply(fd);

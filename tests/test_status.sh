@@ -233,17 +233,20 @@ check "the daemon still answers after bad requests" still_answers
 
 # More clients than it serves at once: the extra one is told so.
 holders=()
-for _ in $(seq 8); do
-	"$CTL_SEND" "$sock" --hold 2 >/dev/null &
+for i in $(seq 8); do
+	"$CTL_SEND" "$sock" --hold 3 >/dev/null 2>"$tmp/hold.$i" &
 	holders+=($!)
 done
-sleep 0.5
+# Connections are accepted in order: once the eight are queued, a ninth
+# finds every slot taken.
+all_connected() { [ "$(cat "$tmp"/hold.* | grep -c connected)" -eq 8 ]; }
+wait_until 10 all_connected
 reply=$(printf 'status\n' | send)
 check "a ninth client at once: error busy" grep -q "^error: busy" <<<"$reply"
 wait "${holders[@]}"
 check "the daemon answers once they are gone" still_answers
 # A client that says nothing is dropped at the timeout (5 s) with an error.
-reply=$("$CTL_SEND" "$sock" --hold 7)
+reply=$("$CTL_SEND" "$sock" --hold 7 2>/dev/null)
 check "a silent client is dropped after 5 s" [ -z "$reply" ]
 check "the daemon still answers" still_answers
 
