@@ -6,11 +6,12 @@ set -euo pipefail
 packages=(
 	# build
 	gcc meson ninja-build pkg-config libvirt-dev liburcu-dev libinih-dev
+	libjson-c-dev libmicrohttpd-dev
 	# the libvirt daemon, client and QEMU for the integration tests
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 	qemu-system-x86 busybox-static cpio
 	# tools the tests use
-	procps util-linux gnuplot-nox
+	procps util-linux gnuplot-nox jq curl
 	# systemd integration (sd_notify, the unit's install dir and its
 	# verification) and the man pages' checks
 	libsystemd-dev systemd groff-base man-db

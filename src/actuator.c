@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <urcu/uatomic.h>
@@ -209,6 +210,33 @@ static void act_evaluate(const struct mc_view *v, const struct mc_vmeta *meta,
 	e->kind = t < d->actual_kib ? ACT_SHRINK : ACT_GROW;
 }
 
+/* Remember the change in the record for status reports: a new immutable
+ * last action (readers are other threads) and, for a real change, the
+ * counters. Caller holds the RCU read lock; rd is the domain's record.
+ * Without memory the report keeps the previous action: nothing else
+ * depends on it. */
+static void act_note(struct mc_domain *rd, const struct act_eval *e,
+		     const struct mc_action *act, int64_t now_ns, bool dry_run)
+{
+	struct mc_last_action *la = malloc(sizeof(*la));
+
+	if (la) {
+		la->at_ns = now_ns;
+		la->old_kib = e->d->actual_kib;
+		la->new_kib = e->target_kib;
+		la->dry_run = dry_run;
+		mc_strlcpy(la->reason, act->reason, sizeof(la->reason));
+		mc_domain_publish_action(rd, la);
+	}
+	if (dry_run)
+		return;
+	uatomic_inc(&rd->changes);
+	if (e->target_kib > e->d->actual_kib)
+		uatomic_add(&rd->grown_kib, e->target_kib - e->d->actual_kib);
+	else
+		uatomic_add(&rd->shrunk_kib, e->d->actual_kib - e->target_kib);
+}
+
 /* Issue one balloon change (or log it in dry-run). Returns 0 if applied,
  * -ENOENT if the domain vanished, another negative errno on failure. */
 static int act_set(struct mc_actuator *a, const struct act_eval *e,
@@ -233,6 +261,8 @@ static int act_set(struct mc_actuator *a, const struct act_eval *e,
 			if (rd) {
 				repeat = rd->dry_note == note;
 				rd->dry_note = note;
+				if (!repeat)
+					act_note(rd, e, act, now_ns, true);
 			}
 			rcu_read_unlock();
 		}
@@ -271,6 +301,7 @@ static int act_set(struct mc_actuator *a, const struct act_eval *e,
 			if (e->kind == ACT_GROW)
 				uatomic_set(&rd->last_grow_ns, now_ns);
 			uatomic_set(&rd->last_set_ns, now_ns);
+			act_note(rd, e, act, now_ns, false);
 		}
 		rcu_read_unlock();
 	}

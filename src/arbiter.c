@@ -47,33 +47,39 @@ static int snapshot_reserve(struct mc_snapshot *s, size_t want)
 	return 0;
 }
 
+void mc_dcfg_resolve(struct mc_dcfg *out, const struct mc_config *cfg,
+		     const uint8_t uuid[MC_UUID_LEN], const char *name)
+{
+	const struct mc_dom_cfg *dc = mc_config_find_domain(cfg, uuid, name);
+
+	memset(out, 0, sizeof(*out));
+	out->excluded = dc && dc->exclude;
+	out->weight = dc && dc->has_weight ? dc->weight : cfg->weight;
+	if (out->weight == 0)
+		out->weight = 1;
+	out->has_floor = dc && dc->has_floor;
+	out->floor_kib = out->has_floor ? dc->floor_kib : 0;
+	out->has_max = dc && dc->has_max;
+	out->max_kib = out->has_max ? dc->max_kib : 0;
+}
+
 /* Resolve a record's per-domain configuration once per configuration
  * generation. Caller holds the RCU read lock and is the only snapshot
  * builder, hence the only writer of these record fields. */
 static void resolve_dcfg(struct mc_domain *d, const struct mc_config *cfg)
 {
-	const struct mc_dom_cfg *dc;
-
 	if (d->dcfg_gen == cfg->gen && d->dcfg_gen != 0)
 		return;
-	dc = mc_config_find_domain(cfg, d->uuid, d->name);
-	d->excluded = dc && dc->exclude;
-	d->weight = dc && dc->has_weight ? dc->weight : cfg->weight;
-	if (d->weight == 0)
-		d->weight = 1;
-	d->has_floor = dc && dc->has_floor;
-	d->cfg_floor_kib = d->has_floor ? dc->floor_kib : 0;
-	d->has_max = dc && dc->has_max;
-	d->cfg_max_kib = d->has_max ? dc->max_kib : 0;
+	mc_dcfg_resolve(&d->dcfg, cfg, d->uuid, d->name);
 	d->dcfg_gen = cfg->gen ? cfg->gen : 1;
 }
 
-static void fill_vdom(struct mc_vdom *v, struct mc_vmeta *m,
-		      const struct mc_domain *d, const struct mc_sample *sm,
-		      const struct mc_config *cfg)
+void mc_vdom_fill(struct mc_vdom *v, const struct mc_domain *d,
+		  const struct mc_sample *sm, const struct mc_dcfg *dc,
+		  uint64_t default_floor_kib)
 {
 	const uint64_t *val = sm->stats.val;
-	uint64_t floor_kib = d->has_floor ? d->cfg_floor_kib : cfg->floor_kib;
+	uint64_t floor_kib = dc->has_floor ? dc->floor_kib : default_floor_kib;
 
 	memcpy(v->uuid, d->uuid, MC_UUID_LEN);
 	v->flags = 0;
@@ -81,7 +87,7 @@ static void fill_vdom(struct mc_vdom *v, struct mc_vmeta *m,
 		v->flags |= MC_VDOM_PAUSED;
 	if (!sm->has_stats)
 		v->flags |= MC_VDOM_NO_STATS;
-	if (d->excluded)
+	if (dc->excluded)
 		v->flags |= MC_VDOM_EXCLUDED;
 	if (sm->has_stats && sm->sig.bad)
 		v->flags |= MC_VDOM_UNTRUSTED;
@@ -90,8 +96,8 @@ static void fill_vdom(struct mc_vdom *v, struct mc_vmeta *m,
 	v->present = sm->stats.present;
 	v->actual_kib = val[MC_STAT_ACTUAL];
 	v->max_kib = sm->max_kib;
-	if (d->has_max && d->cfg_max_kib < v->max_kib)
-		v->max_kib = d->cfg_max_kib;
+	if (dc->has_max && dc->max_kib < v->max_kib)
+		v->max_kib = dc->max_kib;
 	v->floor_kib = floor_kib > sm->min_guarantee_kib ? floor_kib : sm->min_guarantee_kib;
 	v->unused_kib = val[MC_STAT_UNUSED];
 	v->usable_kib = val[MC_STAT_USABLE];
@@ -112,12 +118,11 @@ static void fill_vdom(struct mc_vdom *v, struct mc_vmeta *m,
 	v->unabsorbed = sm->sig.unabsorbed;
 	v->moved_kib = sm->sig.moved_kib;
 	v->bad_samples = sm->bad_total;
-	v->weight = d->weight;
+	v->weight = dc->weight;
 	v->last_set_ns = uatomic_read(&d->last_set_ns);
 	v->last_target_kib = uatomic_read(&d->last_target_kib);
 	v->set_last_update = uatomic_read(&d->set_last_update);
 	v->last_grow_ns = uatomic_read(&d->last_grow_ns);
-	memcpy(m->name, d->name, sizeof(m->name));
 }
 
 int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t now_ns)
@@ -168,7 +173,8 @@ int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t no
 				break;
 			}
 			resolve_dcfg(d, cfg);
-			fill_vdom(&s->view.dom[n], &s->meta[n], d, sm, cfg);
+			mc_vdom_fill(&s->view.dom[n], d, sm, &d->dcfg, cfg->floor_kib);
+			memcpy(s->meta[n].name, d->name, sizeof(s->meta[n].name));
 			n++;
 		}
 		rcu_read_unlock();

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "memcoord/metrics.h"
 #include "memcoord/util.h"
 
 /* Largest memory value accepted on the command line: 1 PiB in MiB. Anything
@@ -63,6 +64,10 @@ void mc_config_free(struct mc_config *c)
 	c->sim_path = NULL;
 	free(c->trace_path);
 	c->trace_path = NULL;
+	free(c->control_socket);
+	c->control_socket = NULL;
+	free(c->metrics_listen);
+	c->metrics_listen = NULL;
 	free(c->doms);
 	c->doms = NULL;
 	c->ndoms = 0;
@@ -76,6 +81,8 @@ int mc_config_copy(struct mc_config *dst, const struct mc_config *src)
 	dst->config_path = NULL;
 	dst->sim_path = NULL;
 	dst->trace_path = NULL;
+	dst->control_socket = NULL;
+	dst->metrics_listen = NULL;
 	dst->doms = NULL;
 	dst->ndoms = 0;
 	if (src->uri && !(dst->uri = strdup(src->uri)))
@@ -85,6 +92,10 @@ int mc_config_copy(struct mc_config *dst, const struct mc_config *src)
 	if (src->sim_path && !(dst->sim_path = strdup(src->sim_path)))
 		goto nomem;
 	if (src->trace_path && !(dst->trace_path = strdup(src->trace_path)))
+		goto nomem;
+	if (src->control_socket && !(dst->control_socket = strdup(src->control_socket)))
+		goto nomem;
+	if (src->metrics_listen && !(dst->metrics_listen = strdup(src->metrics_listen)))
 		goto nomem;
 	if (src->ndoms) {
 		dst->doms = calloc(src->ndoms, sizeof(*dst->doms));
@@ -193,6 +204,15 @@ int mc_config_validate(const struct mc_config *c, char *err, size_t errlen)
 		mc_errlist_add(&e, "%s[defaults] weight: %u is out of range (1..%d)",
 			    fpre, c->weight, MC_MAX_WEIGHT);
 
+	if (c->metrics_listen) {
+		struct sockaddr_storage sa;
+		socklen_t salen;
+		char msg[300];
+
+		if (mc_metrics_parse_listen(c->metrics_listen, c->metrics_allow_remote,
+					    &sa, &salen, msg, sizeof(msg)) < 0)
+			mc_errlist_add(&e, "%s (--metrics-listen, [daemon] metrics_listen)", msg);
+	}
 	if (!(b->low_kib < b->target_kib && b->target_kib < b->high_kib))
 		mc_errlist_add(&e, "%s[balance] low/target/high: low < target < high is required,"
 			    " got low %s, target %s, high %s", fpre,
@@ -361,6 +381,13 @@ static void usage(FILE *out)
 "      --trace FILE.csv      write every decision to a CSV trace\n"
 "      --compare             with --sim: run the scenario under the seed and\n"
 "                            the balance policy and compare them\n"
+"      --control-socket PATH  status socket (default\n"
+"                            /run/memcoord/memcoord.sock; none: no socket;\n"
+"                            with --sim: none unless given)\n"
+"      --metrics-listen ADDR:PORT  serve Prometheus metrics on\n"
+"                            http://ADDR:PORT/metrics (PORT alone: on\n"
+"                            127.0.0.1; default: off)\n"
+"      --metrics-allow-remote  allow a non-loopback --metrics-listen address\n"
 "      --log-level LEVEL     error, warning, notice, info or debug\n"
 "                            (default info)\n"
 "      --log-target TARGET   where log lines go: stderr, syslog or auto\n"
@@ -377,6 +404,7 @@ enum {
 	OPT_FLOOR, OPT_RESERVE, OPT_DRY_RUN, OPT_ONCE, OPT_VERSION, OPT_CONFIG,
 	OPT_CHECK_CONFIG, OPT_BUDGET, OPT_LOG_LEVEL, OPT_SIM, OPT_TRACE, OPT_COMPARE,
 	OPT_LOG_TARGET,
+	OPT_CONTROL_SOCKET, OPT_METRICS_LISTEN, OPT_METRICS_REMOTE,
 };
 
 static const struct option long_opts[] = {
@@ -398,6 +426,9 @@ static const struct option long_opts[] = {
 	{"sim", required_argument, NULL, OPT_SIM},
 	{"trace", required_argument, NULL, OPT_TRACE},
 	{"compare", no_argument, NULL, OPT_COMPARE},
+	{"control-socket", required_argument, NULL, OPT_CONTROL_SOCKET},
+	{"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
+	{"metrics-allow-remote", no_argument, NULL, OPT_METRICS_REMOTE},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
@@ -463,6 +494,27 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
 			if (set_string(opt == OPT_SIM ? &c->sim_path : &c->trace_path,
 				       optarg, err, errlen) < 0)
 				return MC_ARGS_BAD;
+			break;
+		case OPT_CONTROL_SOCKET:
+			if (!*optarg || has_control_chars(optarg)) {
+				seterr(err, errlen, "--control-socket: %s path",
+				       *optarg ? "invalid" : "empty");
+				return MC_ARGS_BAD;
+			}
+			if (set_string(&c->control_socket, optarg, err, errlen) < 0)
+				return MC_ARGS_BAD;
+			break;
+		case OPT_METRICS_LISTEN:
+			if (!*optarg || has_control_chars(optarg)) {
+				seterr(err, errlen, "--metrics-listen: %s address",
+				       *optarg ? "invalid" : "empty");
+				return MC_ARGS_BAD;
+			}
+			if (set_string(&c->metrics_listen, optarg, err, errlen) < 0)
+				return MC_ARGS_BAD;
+			break;
+		case OPT_METRICS_REMOTE:
+			c->metrics_allow_remote = true;
 			break;
 		case 'c':
 			if (!*optarg || has_control_chars(optarg)) {

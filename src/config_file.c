@@ -196,7 +196,7 @@ static const char *known_policies(char *buf, size_t len)
 /* ---- the sections and their keys ---------------------------------------- */
 
 enum ktype {
-	K_URI,       /* char *, NULL = unset */
+	K_URI,       /* char *, NULL = unset (a URI or a path) */
 	K_POLICY,    /* char[32], a name mc_policy_find knows */
 	K_LOGLEVEL,  /* enum mc_log_level */
 	K_LOGTARGET, /* enum mc_log_target */
@@ -244,6 +244,12 @@ static const struct keydef daemon_keys[] = {
 	 " is closed or /dev/null)"},
 	{"resync", K_SEC_INT, CF(resync_s), NO_FLAG, 1, 86400,
 	 "full domain listing (repairs missed events) every this many whole seconds"},
+	{"control_socket", K_URI, CF(control_socket), NO_FLAG, 0, 0,
+	 "status socket path (unset: /run/memcoord/memcoord.sock; none: no socket)"},
+	{"metrics_listen", K_URI, CF(metrics_listen), NO_FLAG, 0, 0,
+	 "Prometheus metrics on ADDR:PORT, or PORT on 127.0.0.1 (unset: off)"},
+	{"metrics_allow_remote", K_BOOL, CF(metrics_allow_remote), NO_FLAG, 0, 0,
+	 "allow a non-loopback metrics_listen address: true or false"},
 };
 
 static const struct keydef host_keys[] = {

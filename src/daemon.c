@@ -10,7 +10,9 @@
 #include "memcoord/actuator.h"
 #include "memcoord/arbiter.h"
 #include "memcoord/collector.h"
+#include "memcoord/control.h"
 #include "memcoord/log.h"
+#include "memcoord/metrics.h"
 #include "memcoord/sim.h"
 #include "memcoord/trace.h"
 
@@ -40,6 +42,9 @@ struct mc_daemon {
 	struct mc_hostmon *hostmon;
 	struct mc_trace *trace;
 	struct mc_arbiter_stats final;  /* the arbiter's figures at stop */
+	struct mc_control *control;     /* the status socket; NULL: none */
+	struct mc_metrics *metrics;     /* the metrics endpoint; NULL: off */
+	int64_t started_ns;
 
 	int evfd;
 	pthread_mutex_t qlock;
@@ -517,6 +522,25 @@ static uint64_t host_reserve_default(struct mc_daemon *d)
 	return mc_config_default_reserve_kib(total_kib);
 }
 
+/* The status socket, once the arbiter runs (it reads its figures). An
+ * explicit path that fails stops the daemon; the default one is only a
+ * convenience. */
+static int start_control(struct mc_daemon *d)
+{
+	const char *path = d->cfg.control_socket;
+	int rc;
+
+	if (!path || strcmp(path, "none") == 0)
+		return 0;
+	rc = mc_control_start(&d->control, path, d, d->started_ns,
+			      d->cfg.control_socket_implicit);
+	if (rc < 0 && d->cfg.control_socket_implicit) {
+		mc_warn("running without a control socket (memcoord status will not answer)");
+		return 0;
+	}
+	return rc;
+}
+
 int mc_daemon_start(struct mc_daemon *d)
 {
 	struct mc_actuator_cfg acfg;
@@ -524,6 +548,7 @@ int mc_daemon_start(struct mc_daemon *d)
 	struct mc_collector_env env;
 	int rc;
 
+	d->started_ns = mc_now_ns();
 	rc = mc_hv_start(d->hv, !d->cfg.once);
 	if (rc < 0) {
 		mc_err("%s%s", mc_hv_last_error(),
@@ -568,6 +593,15 @@ int mc_daemon_start(struct mc_daemon *d)
 		mc_err("cannot start the host collector: %s", strerror(-rc));
 		return rc;
 	}
+	rc = start_control(d);
+	if (rc < 0)
+		return rc;
+	if (d->cfg.metrics_listen) {
+		rc = mc_metrics_start(&d->metrics, d->cfg.metrics_listen,
+				      d->cfg.metrics_allow_remote, d, d->started_ns);
+		if (rc < 0)
+			return rc;
+	}
 	/* The CONNECTED event queued by the backend triggers the first
 	 * listing; process it now so --once sees every domain. */
 	mc_daemon_process(d);
@@ -583,6 +617,11 @@ void mc_daemon_stop(struct mc_daemon *d)
 		return;
 	d->stopped = true;
 
+	/* 0. No more status readers (they read the arbiter's figures). */
+	mc_control_stop(d->control);
+	d->control = NULL;
+	mc_metrics_stop(d->metrics);
+	d->metrics = NULL;
 	/* 1. No more decisions. */
 	if (d->arb)
 		mc_arbiter_get_stats(d->arb, &d->final);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "memcoord/config.h"
+#include "memcoord/control.h"
 #include "memcoord/daemon.h"
 #include "memcoord/log.h"
 #include "memcoord/notify.h"
@@ -182,6 +183,9 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int sfd = -1, status = 0;
 
+	if (argc > 1 && strcmp(argv[1], "status") == 0)
+		return mc_status_client_main(argc - 1, argv + 1);
+
 	/* Defaults, then the file, then the command line; validated. */
 	switch (mc_config_build(&cfg, argc, argv, stdout, err, sizeof(err))) {
 	case MC_ARGS_EXIT:
@@ -210,6 +214,11 @@ int main(int argc, char **argv)
 	mc_log_set_target(cfg.log_target);
 	mc_log_set_level(cfg.verbose >= 1 ? MC_LOG_DEBUG : cfg.log_level);
 	mc_notify_init(&nt, mc_real_now_ns());
+	/* A simulation is a test or a demo: a status socket only if asked. */
+	if (!cfg.control_socket && !cfg.sim_path) {
+		cfg.control_socket = strdup(MC_CONTROL_DEFAULT_PATH);
+		cfg.control_socket_implicit = true;
+	}
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);

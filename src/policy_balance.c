@@ -51,8 +51,6 @@
 
 #include "memcoord/hv.h"
 
-/* A balloon within this distance of its last target has reached it. */
-#define BAL_STUCK_TOLERANCE_KIB (8 * 1024)
 /* Changes smaller than this are not worth a balloon operation. */
 #define BAL_MIN_SHRINK_KIB (4 * 1024)
 #define BAL_MIN_GROW_KIB 1024
@@ -151,7 +149,7 @@ static bool eligible(const struct mc_vdom *d, const struct mc_balance_params *p)
 		return false;
 	/* A guest whose figures stopped moving is neither grown nor shrunk
 	 * on their strength. */
-	if (d->stale_samples >= p->stale_samples)
+	if (mc_vdom_stale(d, p->stale_samples))
 		return false;
 	/* Changed after this sample was taken: the actuator waits for a
 	 * fresh sample, and so does the decision. */
@@ -164,27 +162,10 @@ static bool eligible(const struct mc_vdom *d, const struct mc_balance_params *p)
 	return d->actual_kib > 0 && d->max_kib > 0;
 }
 
-/* The balloon was told a target and has not reached it: it is on its way
- * (a balloon moves hundreds of MiB per second) or, after stuck_ms, stuck —
- * uncooperative. Either way it is not pushed further in that direction until
- * stuck_recheck_ms after that change, when it is tried again; re-setting it
- * every decision would also restart the clock that finds it stuck. Returns
- * +1 when it has not finished growing (it is not granted more), -1 when it
- * has not finished shrinking (it is not shrunk, but may still be grown: a
- * target above what it holds only stops the balloon), 0 otherwise. */
+/* Balloon still on its way or stuck: see mc_vdom_balloon_pending. */
 static int stuck(const struct mc_vdom *d, const struct mc_balance_params *p, int64_t now)
 {
-	uint64_t off;
-	int64_t since;
-
-	if (!d->last_set_ns)
-		return 0;
-	since = now - d->last_set_ns;
-	off = d->actual_kib > d->last_target_kib ? d->actual_kib - d->last_target_kib
-						 : d->last_target_kib - d->actual_kib;
-	if (off <= BAL_STUCK_TOLERANCE_KIB || since >= p->stuck_recheck_ms * MC_NS_PER_MS)
-		return 0;
-	return d->last_target_kib > d->actual_kib ? 1 : -1;
+	return mc_vdom_balloon_pending(d, p->stuck_recheck_ms, now);
 }
 
 /* Takes part in the division of the pool by weight: every guest memcoord

@@ -71,6 +71,7 @@ void mc_domain_free(struct mc_domain *d)
 	if (!d)
 		return;
 	free(d->sample);
+	free(d->last_action);
 	free(d);
 }
 
@@ -141,6 +142,20 @@ void mc_domain_publish(struct mc_domain *d, struct mc_sample *s)
 	old = rcu_xchg_pointer(&d->sample, s);
 	if (old)
 		call_rcu(&old->rcu, free_sample_rcu);
+}
+
+static void free_action_rcu(struct rcu_head *head)
+{
+	free(caa_container_of(head, struct mc_last_action, rcu));
+}
+
+void mc_domain_publish_action(struct mc_domain *d, struct mc_last_action *a)
+{
+	struct mc_last_action *old;
+
+	old = rcu_xchg_pointer(&d->last_action, a);
+	if (old)
+		call_rcu(&old->rcu, free_action_rcu);
 }
 
 void mc_registry_publish_host(struct mc_registry *r, struct mc_host_sample *s)

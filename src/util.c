@@ -185,6 +185,8 @@ void mc_hist_add(struct mc_hist *h, int64_t ns)
 {
 	h->bucket[hist_bucket(ns)]++;
 	h->count++;
+	if (ns > 0)
+		h->sum_ns = ns > INT64_MAX - h->sum_ns ? INT64_MAX : h->sum_ns + ns;
 	if (ns > h->max_ns)
 		h->max_ns = ns;
 }
@@ -207,4 +209,17 @@ int64_t mc_hist_quantile(const struct mc_hist *h, double q)
 		}
 	}
 	return h->max_ns;
+}
+
+uint64_t mc_hist_count_le(const struct mc_hist *h, int64_t ns)
+{
+	uint64_t n = 0;
+
+	for (int k = 0; k < MC_HIST_BUCKETS; k++) {
+		/* Bucket k holds [2^(k/8), 2^((k+1)/8)) ns; bucket 0 also 0. */
+		if (exp2((double)(k + 1) / 8.0) > (double)ns)
+			break;
+		n += h->bucket[k];
+	}
+	return n;
 }

@@ -50,10 +50,12 @@ lvs_hold_start "$(lvs_uri test /default)" || { notok "hold a connection"; exit 1
 mkdir -p "$tmp/ro" && chmod 0755 "$tmp/ro" && : >"$tmp/ro/libvirt-sock"
 URI="test+unix:///default?socket=$tmp/ro/libvirt-sock"
 
-# sandboxed CMD...: run CMD in the hand-built sandbox.
+# sandboxed CMD...: run CMD in the hand-built sandbox (with a writable
+# /run/memcoord, as the unit's RuntimeDirectory= gives it).
 sandboxed() {
 	unshare -m --propagation private sh -c '
 		mount --bind "$1" "$2" && mount -o remount,bind,ro "$2" &&
+		mkdir -p /run/memcoord && mount -t tmpfs -o mode=0700 tmpfs /run/memcoord &&
 		mount -o remount,bind,ro / || exit 99
 		shift 2
 		exec setpriv --bounding-set=-all --inh-caps=-all --ambient-caps=-all \

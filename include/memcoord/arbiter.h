@@ -54,6 +54,17 @@ void mc_snapshot_fini(struct mc_snapshot *s);
  * RCU-registered. Returns 0, -ENOMEM, or -EINVAL without a configuration. */
 int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t now_ns);
 
+/* A domain's per-domain configuration in cfg (read only: any thread, with
+ * cfg held, e.g. under the RCU read lock). */
+void mc_dcfg_resolve(struct mc_dcfg *out, const struct mc_config *cfg,
+		     const uint8_t uuid[MC_UUID_LEN], const char *name);
+/* The view of a domain from its record and sample sm (caller holds the RCU
+ * read lock), exactly as the snapshot makes it: status reports use it to
+ * apply the policy's rules to the same figures. */
+void mc_vdom_fill(struct mc_vdom *v, const struct mc_domain *d,
+		  const struct mc_sample *sm, const struct mc_dcfg *dc,
+		  uint64_t default_floor_kib);
+
 struct mc_arbiter;
 
 /* The arbiter thread wakes at least this often (memcoord's clock), whatever

@@ -80,6 +80,13 @@ struct mc_config {
 
 	char *sim_path;             /* --sim SCENARIO: the simulated host */
 	char *trace_path;           /* --trace FILE.csv */
+	char *control_socket;       /* status socket path; NULL: the daemon
+				     * uses MC_CONTROL_DEFAULT_PATH (not with
+				     * --sim); "none": no socket */
+	bool control_socket_implicit;  /* the default path, set by main: a
+				     * failure to create it is a warning */
+	char *metrics_listen;       /* Prometheus metrics on ADDR:PORT; NULL: off */
+	bool metrics_allow_remote;  /* a non-loopback metrics address is allowed */
 	char *config_path;          /* NULL: MC_DEFAULT_CONFIG_PATH if it exists */
 	bool config_explicit;       /* --config given: the file must exist */
 	bool check_config;          /* --check-config */

@@ -136,6 +136,47 @@ static inline bool mc_vdom_moving_alone(const struct mc_vdom *d)
 	return d->actual_kib > d->last_target_kib + MC_MOVING_TOLERANCE_KIB;
 }
 
+/* A balloon within this distance of the target memcoord last gave it has
+ * reached it. */
+#define MC_BALLOON_TOLERANCE_KIB (8 * 1024)
+
+/* The balloon was told a target and has not reached it: it is on its way
+ * (a balloon moves hundreds of MiB per second) or, after stuck_ms, stuck —
+ * uncooperative. Either way it is not pushed further in that direction until
+ * stuck_recheck_ms after that change, when it is tried again; re-setting it
+ * every decision would also restart the clock that finds it stuck. Returns
+ * +1 when it has not finished growing, -1 when it has not finished
+ * shrinking, 0 otherwise (reached, never set, or due for a recheck). */
+static inline int mc_vdom_balloon_pending(const struct mc_vdom *d,
+					  int64_t stuck_recheck_ms, int64_t now_ns)
+{
+	uint64_t off;
+
+	if (!d->last_set_ns)
+		return 0;
+	off = d->actual_kib > d->last_target_kib ? d->actual_kib - d->last_target_kib
+						 : d->last_target_kib - d->actual_kib;
+	if (off <= MC_BALLOON_TOLERANCE_KIB ||
+	    now_ns - d->last_set_ns >= stuck_recheck_ms * MC_NS_PER_MS)
+		return 0;
+	return d->last_target_kib > d->actual_kib ? 1 : -1;
+}
+
+/* Pending for stuck_ms or longer: the balloon does not follow. */
+static inline bool mc_vdom_stuck(const struct mc_vdom *d, int64_t stuck_ms,
+				 int64_t stuck_recheck_ms, int64_t now_ns)
+{
+	return mc_vdom_balloon_pending(d, stuck_recheck_ms, now_ns) != 0 &&
+	       now_ns - d->last_set_ns >= stuck_ms * MC_NS_PER_MS;
+}
+
+/* The guest's figures stopped moving (its last_update did not advance for
+ * stale_samples samples): nothing is decided on their strength. */
+static inline bool mc_vdom_stale(const struct mc_vdom *d, uint32_t stale_samples)
+{
+	return d->stale_samples >= stale_samples;
+}
+
 /* Append one action with its reason (printf-style): 0, or -ENOSPC when the
  * plan is full. Pure: for policies. */
 int mc_plan_push(struct mc_plan *plan, uint32_t dom, uint64_t target_kib,

@@ -40,6 +40,25 @@ struct mc_sample {
 	struct rcu_head rcu;
 };
 
+/* A domain's per-domain configuration, resolved: its [domain:] section
+ * over the defaults (mc_dcfg_resolve, arbiter.h). */
+struct mc_dcfg {
+	bool excluded;
+	uint32_t weight;             /* >= 1 */
+	bool has_floor, has_max;
+	uint64_t floor_kib, max_kib; /* configured, when has_floor/has_max */
+};
+
+/* The last balloon change memcoord made to a domain (or, in a dry run,
+ * would have made), for status reports; immutable once published. */
+struct mc_last_action {
+	int64_t at_ns;               /* memcoord's clock */
+	uint64_t old_kib, new_kib;
+	bool dry_run;
+	char reason[MC_REASON_LEN];
+	struct rcu_head rcu;
+};
+
 struct mc_domain {
 	struct cds_lfht_node node;
 	uint8_t uuid[MC_UUID_LEN];
@@ -51,13 +70,16 @@ struct mc_domain {
 	uint64_t set_last_update;    /* the guest's last_update at that change */
 	int64_t last_grow_ns;        /* last change that grew the balloon */
 	uint64_t dry_note;           /* last "would set" logged at info */
+	/* Also written by the actuator, for status and metrics: an RCU
+	 * pointer (NULL: no change yet) and counters (uatomic) of the changes
+	 * applied (dry runs not counted) and the KiB they moved. */
+	struct mc_last_action *last_action;
+	unsigned long changes;
+	uint64_t grown_kib, shrunk_kib;
 	/* Per-domain configuration, resolved by the snapshot (arbiter thread)
-	 * whenever the configuration generation changes. */
+	 * whenever the configuration generation changes; that thread only. */
 	uint64_t dcfg_gen;           /* 0: not resolved yet */
-	bool excluded;
-	uint32_t weight;
-	bool has_floor, has_max;
-	uint64_t cfg_floor_kib, cfg_max_kib;
+	struct mc_dcfg dcfg;
 	struct mc_collector *collector; /* owned by the thread that adds/removes */
 	struct rcu_head rcu;
 };
@@ -107,6 +129,9 @@ unsigned long mc_registry_count(struct mc_registry *r);
  * (call_rcu: the calling thread must be RCU-registered). Only d's collector
  * publishes, so there is a single writer per record. */
 void mc_domain_publish(struct mc_domain *d, struct mc_sample *s);
+/* Publish d's last action (the actuator, on the arbiter thread: one
+ * writer) and free the previous one after a grace period. */
+void mc_domain_publish_action(struct mc_domain *d, struct mc_last_action *a);
 void mc_registry_publish_host(struct mc_registry *r, struct mc_host_sample *s);
 
 /* Hash of a UUID for the table. */

@@ -63,10 +63,14 @@ static inline uint64_t mc_kib_to_mib(uint64_t kib) { return kib / MC_KIB_PER_MIB
 struct mc_hist {
 	uint64_t count;
 	int64_t max_ns;
+	int64_t sum_ns;               /* saturates at INT64_MAX (292 years) */
 	uint64_t bucket[MC_HIST_BUCKETS];
 };
 void mc_hist_add(struct mc_hist *h, int64_t ns);
 /* The q-quantile (0..1) in ns, the upper edge of its bucket; 0 if empty. */
 int64_t mc_hist_quantile(const struct mc_hist *h, double q);
+/* How many values were at most ns, counting whole buckets only (those
+ * whose upper edge is <= ns): exact to a bucket, never an overcount. */
+uint64_t mc_hist_count_le(const struct mc_hist *h, int64_t ns);
 
 #endif
