@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # memcoord — the whole test suite: set-up, a -Werror build, every test, and
 # the same suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# then the end-to-end lab on real QEMU guests (tests/e2e, about 12 min).
 # Prints "tests: N passed, M failed" last and exits non-zero if any failed.
 #   scripts/test.sh            everything
-#   scripts/test.sh --quick    the plain build only (no sanitizers)
+#   scripts/test.sh --quick    the plain build only (no sanitizers, no e2e)
+# MEMCOORD_SKIP_E2E=1 leaves the e2e lab out.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -52,6 +54,32 @@ run_suite build/plain
 if [ $quick -eq 0 ]; then
 	echo "== AddressSanitizer + UndefinedBehaviorSanitizer =="
 	run_suite build/asan -Db_sanitize=address,undefined -Db_lundef=false
+fi
+
+# The end-to-end lab: each of its checks counts as one test; it exits 77
+# (skipped, reason printed) only where virtualization is unavailable.
+run_e2e() {
+	local log=build/e2e.log rc line
+	E2E_OUT="$top/build/e2e-out" tests/e2e/run.sh build/plain/memcoord 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	if [ "$rc" -eq 77 ]; then
+		skipped=$((skipped + 1))
+		return
+	fi
+	if [ -z "$line" ]; then
+		echo "e2e: the lab printed no summary (exit $rc)"
+		failed=$((failed + 1))
+		return
+	fi
+	passed=$((passed + $(awk '{print $2}' <<<"$line")))
+	failed=$((failed + $(awk '{print $4}' <<<"$line")))
+	# A non-zero exit with every check passed is still a failure.
+	[ "$rc" -eq 0 ] || [ "$(awk '{print $4}' <<<"$line")" -gt 0 ] || failed=$((failed + 1))
+}
+if [ $quick -eq 0 ] && [ "${MEMCOORD_SKIP_E2E:-0}" != 1 ] && [ -x build/plain/memcoord ]; then
+	echo "== end-to-end lab: real QEMU guests under libvirtd =="
+	run_e2e
 fi
 
 echo "tests: $passed passed, $failed failed, $skipped skipped"

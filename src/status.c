@@ -22,6 +22,7 @@ static const struct {
 	[MC_ST_UNTRUSTED] = {"untrusted", "untrusted"},
 	[MC_ST_STALE] = {"stale", "stale"},
 	[MC_ST_STUCK] = {"stuck", "stuck"},
+	[MC_ST_MOVING] = {"moving", "moving"},
 	[MC_ST_OK] = {"ok", "ok"},
 };
 
@@ -79,6 +80,8 @@ static enum mc_status_state dom_state(const struct mc_vdom *v,
 		return MC_ST_STALE;
 	if (mc_vdom_stuck(v, p->stuck_ms, p->stuck_recheck_ms, now_ns))
 		return MC_ST_STUCK;
+	if (mc_vdom_moving_alone(v))
+		return MC_ST_MOVING;
 	return MC_ST_OK;
 }
 

@@ -29,6 +29,7 @@ enum mc_status_state {
 	MC_ST_UNTRUSTED,     /* its latest statistics failed the sanity checks */
 	MC_ST_STALE,         /* its statistics stopped moving (stale_samples) */
 	MC_ST_STUCK,         /* its balloon has not followed a change for stuck_ms */
+	MC_ST_MOVING,        /* its balloon moves toward a size memcoord did not set */
 	MC_ST_OK,
 	MC_ST_COUNT
 };
