@@ -240,6 +240,8 @@ static const struct keydef daemon_keys[] = {
 	 "error, warning, notice, info or debug (-v on the command line: debug)"},
 	{"resync", K_SEC_INT, CF(resync_s), NO_FLAG, 1, 86400,
 	 "full domain listing (repairs missed events) every this many whole seconds"},
+	{"connections", K_U32, CF(connections), NO_FLAG, 1, MC_MAX_CONNECTIONS,
+	 "libvirt connections the collectors' calls are spread over (1..16; 1: one shared)"},
 };
 
 static const struct keydef host_keys[] = {

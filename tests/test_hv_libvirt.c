@@ -516,11 +516,14 @@ static void test_info_cache(void)
 	uint8_t uuid[MC_UUID_LEN];
 	virDomainPtr dom;
 	unsigned int ev0;
+	size_t since = rec_count();
 	int i;
 
 	dom = create_domain("mc-cache", "virtio", "");
 	REQUIRE(dom);
 	REQUIRE(virDomainGetUUID(dom, uuid) == 0);
+	/* Its STARTED event has bumped its counter: no later invalidation. */
+	CHECK(wait_event(main_tag, MC_HV_EV_STARTED, uuid, since, EVENT_TIMEOUT_NS, NULL));
 	if (hv->ops->dom_open(hv, uuid, &d) < 0 || !d) {
 		failures++;
 		goto out;
