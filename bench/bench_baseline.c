@@ -188,6 +188,8 @@ struct measure {
 	int nt;
 	int64_t first;        /* the warm-up round */
 	int64_t client_ns, server_ns;   /* over the measured rounds */
+	long ev_tid;          /* memcoord's event-loop thread, or -1 (set by the caller) */
+	int64_t ev_ns;        /* its CPU over the measured rounds */
 };
 
 /* Runs 1 warm-up + opt.rounds rounds of work over n threads. */
@@ -198,9 +200,11 @@ static void run_rounds(size_t n, void (*work)(void *, size_t, int), void *ctx,
 	pthread_t *th = calloc(n, sizeof(*th));
 	struct rarg *args = calloc(n, sizeof(*args));
 	pthread_attr_t attr;
-	int64_t c0 = 0, s0 = 0;
+	int64_t c0 = 0, s0 = 0, e0 = 0;
+	long ev_tid = m->ev_tid;
 
 	memset(m, 0, sizeof(*m));
+	m->ev_tid = ev_tid;
 	r.done = calloc(n, sizeof(*r.done));
 	if (!th || !args || !r.done)
 		exit(2);
@@ -222,6 +226,7 @@ static void run_rounds(size_t n, void (*work)(void *, size_t, int), void *ctx,
 		if (k == 1) {
 			c0 = bu_cpu_ns();
 			s0 = bu_pid_cpu_ns(opt.server_pid);
+			e0 = ev_tid > 0 ? bu_tid_cpu_ns(ev_tid) : 0;
 		}
 		atomic_store(&r.round, k);
 		t0 = bu_now_ns();
@@ -236,6 +241,7 @@ static void run_rounds(size_t n, void (*work)(void *, size_t, int), void *ctx,
 			m->t[m->nt++] = last - t0;
 	}
 	m->client_ns = bu_cpu_ns() - c0;
+	m->ev_ns = ev_tid > 0 ? bu_tid_cpu_ns(ev_tid) - e0 : 0;
 	m->server_ns = opt.server_pid > 0 ? bu_pid_cpu_ns(opt.server_pid) - s0 : 0;
 	atomic_store(&r.quit, true);
 	pthread_barrier_wait(&r.go);
@@ -405,7 +411,7 @@ static void pool_work(void *ctx, size_t i, int round)
 static void pool_run(int k, bool stats_only, double base, const char *what, const char *key)
 {
 	struct poolctx c = { .k = k, .stats_only = stats_only };
-	struct measure m;
+	struct measure m = { .ev_tid = -1 };
 
 	c.d = calloc((size_t)opt.n, sizeof(*c.d));
 	if (!c.d)
@@ -444,7 +450,7 @@ static const unsigned int mc_conns[] = { 1, 2, 4, 8 };
 
 static void bench_refresh(void)
 {
-	struct measure m, ml;
+	struct measure m = { .ev_tid = -1 }, ml = { .ev_tid = -1 };
 	struct seqctx sc;
 	struct mc_hv *keep = NULL;
 	const char *ev = getenv("BENCH_EVENTLOOP");
@@ -501,10 +507,16 @@ static void bench_refresh(void)
 		}
 		printf("  (memcoord, %u conn: %ld dom_open in %.1f ms)\n", mc_conns[j], opt.n,
 		       (bu_now_ns() - t0) / 1e6);
+		m.ev_tid = bu_find_thread("mc-hv-events");
 		run_rounds((size_t)opt.n, mc_work, &c, &m);
 		snprintf(what, sizeof(what), "memcoord, %u conn", mc_conns[j]);
 		snprintf(key, sizeof(key), "memcoord%u", mc_conns[j]);
 		report(what, key, &m, base);
+		printf("  %-34s %60.2f\n", "  of which libvirt's event loop",
+		       (double)m.ev_ns / ((double)opt.rounds * (double)opt.n) / 1e3);
+		snprintf(what, sizeof(what), "refresh.%s.eventloop_cpu_per_dom", key);
+		bu_result(bench_name(), opt.n, what,
+			  (double)m.ev_ns / ((double)opt.rounds * (double)opt.n) / 1e3, "us");
 		snprintf(what, sizeof(what), "refresh.%s.first", key);
 		bu_result(bench_name(), opt.n, what, m.first / 1e6, "ms");
 		if (atomic_load(&c.errors))

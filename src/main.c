@@ -196,6 +196,13 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	mc_log_set_level(cfg.verbose >= 1 ? MC_LOG_DEBUG : cfg.log_level);
+	/* One collector thread per domain: before any thread starts. */
+	{
+		int r = mc_futex_hash_global();
+
+		if (r < 0 && r != -EINVAL)
+			mc_debug("futex hash left private: %s", strerror(-r));
+	}
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
