@@ -16,13 +16,15 @@
  *   baseline   the original's loop body: virDomainMemoryStats of each
  *              domain in turn on one connection (the original lists the
  *              domains once, at start; the list's own time is shown apart).
- *   memcoord   memcoord's own backend (hv_libvirt.c, one shared connection)
- *              called as its collectors call it: one thread per domain
- *              (128 KiB stacks), each with its handle, doing dom_info +
- *              dom_stats (virDomainGetInfo + virDomainMemoryStats; the first
- *              round also reads the XML and sets the stats period, as a first
- *              collection does); all released at once, timed until the last
- *              one is done.
+ *   memcoord   memcoord's own backend (hv_libvirt.c) with its handles over
+ *              K = 1, 2, 4 (the default), 8 connections, called as its
+ *              collectors call it: one thread per domain (128 KiB stacks),
+ *              each with its handle, doing dom_info + dom_stats; all
+ *              released at once, timed until the last one is done. The
+ *              warm-up round is a first collection (virDomainGetInfo, the
+ *              XML, the stats period, virDomainMemoryStats); later rounds
+ *              are one virDomainMemoryStats each (dom_info's cache). The CPU
+ *              of the backend's event-loop thread is shown apart.
  *   pool K     the same calls with the raw API from one thread per domain,
  *              the domains spread over K connections (K = 1, 2, 4, 8): what a
  *              pool of connections for the collectors would give; "stats
