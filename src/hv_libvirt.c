@@ -460,6 +460,14 @@ static void lv_teardown_pool(virConnectPtr pool[LV_CONNS_MAX])
 	}
 }
 
+/* libvirt's in-process test driver gives every connection to a file
+ * (test:///path.xml) its own private state: a pool would read other
+ * domains than the primary connection sees. test:///default is shared. */
+static bool lv_private_state_uri(const char *uri)
+{
+	return strncmp(uri, "test:///", 8) == 0 && strcmp(uri + 8, "default") != 0;
+}
+
 /* Opens the handles' connections into pool[] (nconns > 1). A connection
  * that cannot be opened leaves its slot NULL: its handles use the primary
  * connection rather than none (libvirtd may limit clients). */
@@ -526,7 +534,7 @@ static int lv_connect(struct lv *lv, bool announce)
 		goto fail;
 	}
 	pthread_mutex_lock(&lv->lock);
-	nconns = lv->nconns;
+	nconns = lv_private_state_uri(lv->uri) ? 1 : lv->nconns;
 	pthread_mutex_unlock(&lv->lock);
 	lv_open_pool(lv, nconns, pool);
 

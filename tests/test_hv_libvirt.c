@@ -693,6 +693,10 @@ static void test_retry(void)
 	CHECK(wait_event(tag, MC_HV_EV_CONNECTED, NULL, 0, EVENT_TIMEOUT_NS, NULL));
 	CHECK(h->ops->list(h, &v, &n) == 0 && n == 0);
 	free(v);
+	/* A test:///file connection has private state: no pool. */
+	pthread_mutex_lock(&((struct lv *)h->priv)->lock);
+	CHECK(((struct lv *)h->priv)->conn && !((struct lv *)h->priv)->pool[0]);
+	pthread_mutex_unlock(&((struct lv *)h->priv)->lock);
 	mc_hv_stop(h);
 	mc_hv_destroy(h);
 
