@@ -16,13 +16,15 @@
  *   baseline   the original's loop body: virDomainMemoryStats of each
  *              domain in turn on one connection (the original lists the
  *              domains once, at start; the list's own time is shown apart).
- *   memcoord   memcoord's own backend (hv_libvirt.c, one shared connection)
- *              called as its collectors call it: one thread per domain
- *              (128 KiB stacks), each with its handle, doing dom_info +
- *              dom_stats (virDomainGetInfo + virDomainMemoryStats; the first
- *              round also reads the XML and sets the stats period, as a first
- *              collection does); all released at once, timed until the last
- *              one is done.
+ *   memcoord   memcoord's own backend (hv_libvirt.c) with its handles over
+ *              K = 1, 2, 4 (the default), 8 connections, called as its
+ *              collectors call it: one thread per domain (128 KiB stacks),
+ *              each with its handle, doing dom_info + dom_stats; all
+ *              released at once, timed until the last one is done. The
+ *              warm-up round is a first collection (virDomainGetInfo, the
+ *              XML, the stats period, virDomainMemoryStats); later rounds
+ *              are one virDomainMemoryStats each (dom_info's cache). The CPU
+ *              of the backend's event-loop thread is shown apart.
  *   pool K     the same calls with the raw API from one thread per domain,
  *              the domains spread over K connections (K = 1, 2, 4, 8): what a
  *              pool of connections for the collectors would give; "stats
@@ -188,6 +190,8 @@ struct measure {
 	int nt;
 	int64_t first;        /* the warm-up round */
 	int64_t client_ns, server_ns;   /* over the measured rounds */
+	long ev_tid;          /* memcoord's event-loop thread, or -1 (set by the caller) */
+	int64_t ev_ns;        /* its CPU over the measured rounds */
 };
 
 /* Runs 1 warm-up + opt.rounds rounds of work over n threads. */
@@ -198,9 +202,11 @@ static void run_rounds(size_t n, void (*work)(void *, size_t, int), void *ctx,
 	pthread_t *th = calloc(n, sizeof(*th));
 	struct rarg *args = calloc(n, sizeof(*args));
 	pthread_attr_t attr;
-	int64_t c0 = 0, s0 = 0;
+	int64_t c0 = 0, s0 = 0, e0 = 0;
+	long ev_tid = m->ev_tid;
 
 	memset(m, 0, sizeof(*m));
+	m->ev_tid = ev_tid;
 	r.done = calloc(n, sizeof(*r.done));
 	if (!th || !args || !r.done)
 		exit(2);
@@ -222,6 +228,7 @@ static void run_rounds(size_t n, void (*work)(void *, size_t, int), void *ctx,
 		if (k == 1) {
 			c0 = bu_cpu_ns();
 			s0 = bu_pid_cpu_ns(opt.server_pid);
+			e0 = ev_tid > 0 ? bu_tid_cpu_ns(ev_tid) : 0;
 		}
 		atomic_store(&r.round, k);
 		t0 = bu_now_ns();
@@ -236,6 +243,7 @@ static void run_rounds(size_t n, void (*work)(void *, size_t, int), void *ctx,
 			m->t[m->nt++] = last - t0;
 	}
 	m->client_ns = bu_cpu_ns() - c0;
+	m->ev_ns = ev_tid > 0 ? bu_tid_cpu_ns(ev_tid) - e0 : 0;
 	m->server_ns = opt.server_pid > 0 ? bu_pid_cpu_ns(opt.server_pid) - s0 : 0;
 	atomic_store(&r.quit, true);
 	pthread_barrier_wait(&r.go);
@@ -405,7 +413,7 @@ static void pool_work(void *ctx, size_t i, int round)
 static void pool_run(int k, bool stats_only, double base, const char *what, const char *key)
 {
 	struct poolctx c = { .k = k, .stats_only = stats_only };
-	struct measure m;
+	struct measure m = { .ev_tid = -1 };
 
 	c.d = calloc((size_t)opt.n, sizeof(*c.d));
 	if (!c.d)
@@ -440,9 +448,11 @@ static bool only(const char *what)
 	return !e || !*e || strcmp(e, what) == 0;
 }
 
+static const unsigned int mc_conns[] = { 1, 2, 4, 8 };
+
 static void bench_refresh(void)
 {
-	struct measure m, ml;
+	struct measure m = { .ev_tid = -1 }, ml = { .ev_tid = -1 };
 	struct seqctx sc;
 	struct mc_hv *keep = NULL;
 	const char *ev = getenv("BENCH_EVENTLOOP");
@@ -471,14 +481,18 @@ static void bench_refresh(void)
 	free(sc.l);
 	virConnectClose(bc);
 
-	/* memcoord's backend, as its collectors use it. */
-	if (only("memcoord")) {
+	/* memcoord's backend, as its collectors use it, with its handles spread
+	 * over 1 (the primary connection), 2, 4 (the default) or 8 connections. */
+	for (size_t j = 0; only("memcoord") && j < sizeof(mc_conns) / sizeof(mc_conns[0]); j++) {
 		struct mc_hv_callbacks cb = { .event = noop_event };
 		struct mcctx c = { 0 };
+		char what[64], key[32];
 		int64_t t0;
 		int rc;
 
-		if (mc_hv_libvirt_create(opt.uri, &cb, &c.hv) < 0 || mc_hv_start(c.hv, false) < 0) {
+		if (mc_hv_libvirt_create(opt.uri, &cb, &c.hv) < 0 ||
+		    mc_hv_libvirt_set_connections(c.hv, mc_conns[j]) < 0 ||
+		    mc_hv_start(c.hv, false) < 0) {
 			fprintf(stderr, "bench_baseline: memcoord's backend: %s\n", mc_hv_last_error());
 			exit(2);
 		}
@@ -493,16 +507,26 @@ static void bench_refresh(void)
 				exit(2);
 			}
 		}
-		printf("  (memcoord: %ld dom_open in %.1f ms)\n", opt.n, (bu_now_ns() - t0) / 1e6);
+		printf("  (memcoord, %u conn: %ld dom_open in %.1f ms)\n", mc_conns[j], opt.n,
+		       (bu_now_ns() - t0) / 1e6);
+		m.ev_tid = bu_find_thread("mc-hv-events");
 		run_rounds((size_t)opt.n, mc_work, &c, &m);
-		report("memcoord (1 conn, 2 RPC/dom)", "memcoord", &m, base);
-		bu_result(bench_name(), opt.n, "refresh.memcoord.first", m.first / 1e6, "ms");
+		snprintf(what, sizeof(what), "memcoord, %u conn", mc_conns[j]);
+		snprintf(key, sizeof(key), "memcoord%u", mc_conns[j]);
+		report(what, key, &m, base);
+		printf("  %-34s %60.2f\n", "  of which libvirt's event loop",
+		       (double)m.ev_ns / ((double)opt.rounds * (double)opt.n) / 1e3);
+		snprintf(what, sizeof(what), "refresh.%s.eventloop_cpu_per_dom", key);
+		bu_result(bench_name(), opt.n, what,
+			  (double)m.ev_ns / ((double)opt.rounds * (double)opt.n) / 1e3, "us");
+		snprintf(what, sizeof(what), "refresh.%s.first", key);
+		bu_result(bench_name(), opt.n, what, m.first / 1e6, "ms");
 		if (atomic_load(&c.errors))
 			printf("  (%d collections failed)\n", atomic_load(&c.errors));
 		for (long i = 0; i < opt.n; i++)
 			c.hv->ops->dom_close(c.h[i]);
 		free(c.h);
-		if (ev && *ev && *ev != '0') {
+		if (ev && *ev && *ev != '0' && j + 1 == sizeof(mc_conns) / sizeof(mc_conns[0])) {
 			keep = c.hv;   /* its event-loop thread keeps running */
 			printf("  (BENCH_EVENTLOOP: memcoord's backend and its event loop stay up "
 			       "for the pool runs)\n");

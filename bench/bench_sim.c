@@ -55,15 +55,15 @@
 
 #include "bench_util.h"
 
-/* RESULT names: "cost", or "cost-gf" when BENCH_FUTEX_GLOBAL is set. */
+/* RESULT names: "cost", or "cost-pf" when BENCH_FUTEX_PRIVATE is set. */
 static char *bname(const char *base)
 {
 	static char buf[3][32];
 	static int k;
-	const char *e = getenv("BENCH_FUTEX_GLOBAL");
+	const char *e = getenv("BENCH_FUTEX_PRIVATE");
 	char *b = buf[k++ % 3];
 
-	snprintf(b, sizeof(buf[0]), "%s%s", base, e && *e && *e != '0' ? "-gf" : "");
+	snprintf(b, sizeof(buf[0]), "%s%s", base, e && *e && *e != '0' ? "-pf" : "");
 	return b;
 }
 

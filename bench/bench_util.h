@@ -180,6 +180,36 @@ static inline int64_t bu_tid_cpu_ns(long tid)
 	return (int64_t)ts.tv_sec * MC_NS_PER_S + ts.tv_nsec;
 }
 
+/* The id of this process's first thread named `name`, or -1. */
+static inline long bu_find_thread(const char *name)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	long tid = -1;
+
+	if (!d)
+		return -1;
+	while (tid < 0 && (e = readdir(d))) {
+		char path[300], comm[64] = "";
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f)) {
+			comm[strcspn(comm, "\n")] = '\0';
+			if (strcmp(comm, name) == 0)
+				tid = strtol(e->d_name, NULL, 10);
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return tid;
+}
+
 /* CPU time of this process's threads by role, from their names:
  * collectors ("mc/<domain>"), the arbiter, the host collector, liburcu's
  * call_rcu worker (named "urcu-call-rcu" by bu_name_call_rcu_thread), the
@@ -329,27 +359,24 @@ static inline long bu_maps(void)
 /* Linux >= 6.16 gives each process its own futex hash table, sized by the
  * number of CPUs (16 slots on 2 CPUs), not by the number of threads; every
  * futex wake scans its slot's waiters, and with 10,000 threads blocked on
- * their condition variables that is ~600 per wake. prctl(PR_FUTEX_HASH)
- * reads and changes it (0 slots: the kernel's global table).
- * BENCH_FUTEX_GLOBAL=1 in the environment switches this process to the
- * global table before any thread starts (to measure what memcoord would
- * gain by doing so in main). */
+ * their condition variables that is ~600 per wake. memcoord's main moves
+ * the process to the kernel's global table (mc_futex_hash_global) before
+ * any thread starts; the benchmarks that run the daemon in-process do the
+ * same, unless BENCH_FUTEX_PRIVATE=1 (to measure what the private table
+ * costs). */
 #ifndef PR_FUTEX_HASH
 #define PR_FUTEX_HASH 78
-#define PR_FUTEX_HASH_SET_SLOTS 1
 #define PR_FUTEX_HASH_GET_SLOTS 2
 #endif
 
 static inline void bu_futex_hash_setup(void)
 {
-	const char *e = getenv("BENCH_FUTEX_GLOBAL");
+	const char *e = getenv("BENCH_FUTEX_PRIVATE");
 
-	if (e && *e && *e != '0') {
-		if (prctl(PR_FUTEX_HASH, PR_FUTEX_HASH_SET_SLOTS, 0, 0, 0) == 0)
-			printf("# BENCH_FUTEX_GLOBAL: this process uses the kernel's global futex hash\n");
-		else
-			printf("# BENCH_FUTEX_GLOBAL: prctl(PR_FUTEX_HASH) failed: %s\n", strerror(errno));
-	}
+	if (e && *e && *e != '0')
+		printf("# BENCH_FUTEX_PRIVATE: this process keeps its private futex hash\n");
+	else if (mc_futex_hash_global() < 0)
+		printf("# global futex hash: %s\n", strerror(errno));
 }
 
 static inline void bu_futex_hash_print(void)

@@ -88,7 +88,7 @@ for ((r = 1; r <= repeat; r++)); do
 		for n in 100 1000 10000; do
 			run cost-$n "$B/bench_sim" cost "$S/idle-$n.ini" $n
 		done
-		run cost-10000-globalfutex env BENCH_FUTEX_GLOBAL=1 "$B/bench_sim" cost \
+		run cost-10000-privatefutex env BENCH_FUTEX_PRIVATE=1 "$B/bench_sim" cost \
 			"$S/idle-10000.ini" 10000
 	fi
 	want churn && run churn "$B/bench_sim" churn "$S/churn-100.ini"

@@ -50,6 +50,7 @@ void mc_config_defaults(struct mc_config *c)
 	c->log_level = MC_LOG_INFO;
 	c->log_target = MC_LOG_TARGET_AUTO;
 	c->resync_s = MC_DEF_RESYNC_S;
+	c->connections = MC_DEF_CONNECTIONS;
 }
 
 void mc_config_free(struct mc_config *c)
@@ -196,6 +197,9 @@ int mc_config_validate(const struct mc_config *c, char *err, size_t errlen)
 	if (c->resync_s <= 0)
 		mc_errlist_add(&e, "resync period must be positive ([daemon] resync = %d s)",
 			    c->resync_s);
+	if (c->connections < 1 || c->connections > MC_MAX_CONNECTIONS)
+		mc_errlist_add(&e, "connections must be 1..%d ([daemon] connections = %u)",
+			    MC_MAX_CONNECTIONS, c->connections);
 	if (!mc_policy_find(c->policy))
 		mc_errlist_add(&e, "unknown policy '%s' ([daemon] policy, --policy)", c->policy);
 	if (c->log_level < MC_LOG_ERR || c->log_level > MC_LOG_DEBUG)

@@ -250,6 +250,8 @@ static const struct keydef daemon_keys[] = {
 	 "Prometheus metrics on ADDR:PORT, or PORT on 127.0.0.1 (unset: off)"},
 	{"metrics_allow_remote", K_BOOL, CF(metrics_allow_remote), NO_FLAG, 0, 0,
 	 "allow a non-loopback metrics_listen address: true or false"},
+	{"connections", K_U32, CF(connections), NO_FLAG, 1, MC_MAX_CONNECTIONS,
+	 "libvirt connections the collectors' calls are spread over (1..16; 1: one shared)"},
 };
 
 static const struct keydef host_keys[] = {

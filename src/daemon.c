@@ -158,6 +158,8 @@ int mc_daemon_create(struct mc_daemon **out, const struct mc_config *cfg)
 			d->cfg.params.bal.budget_kib = mc_hv_sim_budget_kib(d->hv);
 	} else {
 		rc = mc_hv_libvirt_create(d->cfg.uri, &cb, &d->hv);
+		if (rc == 0)
+			rc = mc_hv_libvirt_set_connections(d->hv, d->cfg.connections);
 		if (rc < 0)
 			goto fail;
 	}

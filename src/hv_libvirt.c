@@ -1,10 +1,29 @@
 /* memcoord — libvirt backend of the hypervisor interface.
  *
- * One backend owns one libvirt connection at a time plus one event-loop
- * thread. The connection can die (libvirtd restarted, keepalive timeout);
- * then the backend tears it down, bumps a generation counter and reconnects
- * in the background, and every domain handle re-resolves itself on the new
- * connection the next time it is used.
+ * One backend owns one primary libvirt connection at a time, optionally a
+ * small pool of further connections for the domain handles (collectors),
+ * plus one event-loop thread. A connection can die (libvirtd restarted,
+ * keepalive timeout); then the backend tears all of them down, bumps a
+ * generation counter and reconnects in the background, and every domain
+ * handle re-resolves itself on the new connections the next time it is
+ * used.
+ *
+ * Why a pool: libvirt's client serialises the calls of one connection (one
+ * thread at a time owns the socket and hands it on to the next waiting
+ * thread), and libvirtd runs at most max_client_requests (default 5) calls
+ * of one connection at once. With hundreds of collectors on one connection
+ * their calls queue behind each other; spread over a few connections they
+ * overlap. The primary connection carries the lifecycle events, the
+ * listing, the host statistics and the actuator's balloon changes, so those
+ * never wait behind the collectors' queue.
+ *
+ * One RPC per sample: dom_info answers from what the handle read before
+ * (virDomainGetInfo) as long as nothing can have changed it: no lifecycle
+ * event for the domain since (a domain is paused, resumed, stopped only
+ * with one), no balloon change by this backend, the same connection
+ * generation, and at most LV_XML_REFRESH_CALLS calls ago. The balloon size
+ * follows the "actual" statistic of every dom_stats. So a collector's steady
+ * state is one virDomainMemoryStats per period.
  *
  * Threads:
  *  - callers (collectors, arbiter, main) run the ops concurrently. Each op
@@ -66,6 +85,17 @@
  * few KiB of formatting in libvirtd. */
 #define LV_XML_REFRESH_CALLS 30
 
+/* Connections the domain handles are spread over: 1 means all on the
+ * primary connection. */
+#define LV_CONNS_DEFAULT 4
+#define LV_CONNS_MAX 16
+
+/* Per-domain event counters, indexed by a hash of the UUID: a lifecycle
+ * event or a balloon change bumps its domain's counter, and a handle
+ * re-reads virDomainGetInfo when the counter moved. Domains sharing a slot
+ * only cost each other an extra read. */
+#define LV_DOM_EV_SLOTS 1024
+
 /* XML documents larger than this are not scanned (a domain's XML is a few
  * KiB; this only bounds the work on something absurd). */
 #define LV_XML_MAX_LEN (4U * 1024 * 1024)
@@ -89,6 +119,10 @@ struct lv {
 	/* Everything below up to ev_thread is protected by lock. */
 	virConnectPtr conn;         /* current connection, NULL when none */
 	int cb_id;                  /* lifecycle callback id on conn, or -1 */
+	/* The handles' connections, opened and torn down with conn, same
+	 * generation. NULL slots (or nconns 1) mean conn. */
+	virConnectPtr pool[LV_CONNS_MAX];
+	unsigned int nconns;        /* configured size of the pool, >= 1 */
 	uint64_t gen;               /* bumped whenever conn changes */
 	bool lost;                  /* conn died; the timer tears it down */
 	bool want_conn;             /* reconnect whenever there is no conn */
@@ -103,6 +137,9 @@ struct lv {
 	pthread_t ev_thread;        /* owner-only (start/stop) */
 	bool ev_running;            /* ev_thread created and not joined */
 	atomic_bool ev_quit;
+
+	atomic_uint next_slot;      /* round-robin pool slot of new handles */
+	atomic_uint dom_ev[LV_DOM_EV_SLOTS];   /* see LV_DOM_EV_SLOTS */
 };
 
 /* A per-domain handle. Used by one thread at a time (contract of hv.h), so
@@ -110,6 +147,7 @@ struct lv {
 struct mc_hv_dom {
 	struct lv *lv;
 	uint8_t uuid[MC_UUID_LEN];
+	unsigned int slot;          /* its connection in lv->pool */
 	virDomainPtr dom;           /* valid on connection generation `gen` */
 	uint64_t gen;
 	/* Cached from the live XML; xml_valid false forces a re-read. */
@@ -117,6 +155,11 @@ struct mc_hv_dom {
 	unsigned int xml_calls;     /* dom_info calls since the last read */
 	uint64_t min_guarantee_kib;
 	bool has_balloon;
+	/* Cached virDomainGetInfo (name, state, sizes), valid while
+	 * info_valid and lv->dom_ev[] of the domain still reads info_ev. */
+	bool info_valid;
+	unsigned int info_ev;
+	struct mc_dom_info info;
 };
 
 static const uint8_t lv_zero_uuid[MC_UUID_LEN];
@@ -266,6 +309,23 @@ static void lv_what(char *buf, size_t len, const char *op, const uint8_t uuid[MC
 	snprintf(buf, len, "%s domain %s", op, s);
 }
 
+/* ---- per-domain event counters ---- */
+
+static atomic_uint *lv_dom_ev(struct lv *lv, const uint8_t uuid[MC_UUID_LEN])
+{
+	uint32_t h = 2166136261u;   /* FNV-1a: UUIDs are random already */
+
+	for (int i = 0; i < MC_UUID_LEN; i++)
+		h = (h ^ uuid[i]) * 16777619u;
+	return &lv->dom_ev[h % LV_DOM_EV_SLOTS];
+}
+
+/* Something about the domain changed: its handles re-read their info. */
+static void lv_dom_changed(struct lv *lv, const uint8_t uuid[MC_UUID_LEN])
+{
+	atomic_fetch_add_explicit(lv_dom_ev(lv, uuid), 1, memory_order_release);
+}
+
 /* ---- events ---- */
 
 /* Calls the user's callback unless stop() has begun; stop() waits for the
@@ -301,6 +361,14 @@ static int lv_lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event,
 
 	(void)conn;
 	(void)detail;
+	/* Local to the virDomainPtr: no RPC. */
+	if (virDomainGetUUID(dom, uuid) < 0) {
+		virResetLastError();
+		return 0;
+	}
+	/* Every lifecycle event (also SUSPENDED, RESUMED, ...) may change
+	 * what dom_info reports. */
+	lv_dom_changed(lv, uuid);
 	switch (event) {
 	case VIR_DOMAIN_EVENT_STARTED:
 		ev = MC_HV_EV_STARTED;
@@ -322,11 +390,6 @@ static int lv_lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event,
 		 * of running domains. */
 		return 0;
 	}
-	/* Both are local to the virDomainPtr: no RPC. */
-	if (virDomainGetUUID(dom, uuid) < 0) {
-		virResetLastError();
-		return 0;
-	}
 	n = virDomainGetName(dom);
 	mc_strlcpy(name, n ? n : "", sizeof(name));
 	lv_deliver(lv, ev, uuid, name);
@@ -342,13 +405,27 @@ static void lv_close_cb(virConnectPtr conn, int reason, void *opaque)
 	lv_mark_lost(opaque, conn);
 }
 
-/* Schedules the teardown of `conn` on the event thread if it is still the
- * current connection. The caller holds a reference to conn, so its address
- * cannot have been reused by a newer connection. */
+/* Whether conn is one of the current connections. Called with lv->lock. */
+static bool lv_is_current(struct lv *lv, virConnectPtr conn)
+{
+	if (!conn)
+		return false;
+	if (conn == lv->conn)
+		return true;
+	for (unsigned int i = 0; i < LV_CONNS_MAX; i++)
+		if (conn == lv->pool[i])
+			return true;
+	return false;
+}
+
+/* Schedules the teardown of the current connections on the event thread if
+ * `conn` is one of them (a pool connection's loss takes the generation down
+ * like the primary's: one reconnect path). The caller holds a reference to
+ * conn, so its address cannot have been reused by a newer connection. */
 static void lv_mark_lost(struct lv *lv, virConnectPtr conn)
 {
 	pthread_mutex_lock(&lv->lock);
-	if (conn == lv->conn && !lv->lost && !lv->stopping) {
+	if (lv_is_current(lv, conn) && !lv->lost && !lv->stopping) {
 		lv->lost = true;
 		if (lv->timer >= 0)
 			virEventUpdateTimeout(lv->timer, 0);
@@ -373,13 +450,59 @@ static void lv_teardown(virConnectPtr conn, int cb_id)
 		virResetLastError();
 }
 
+/* Tears down the pool connections moved out of lv (pool[] entries). */
+static void lv_teardown_pool(virConnectPtr pool[LV_CONNS_MAX])
+{
+	for (unsigned int i = 0; i < LV_CONNS_MAX; i++) {
+		if (pool[i])
+			lv_teardown(pool[i], -1);
+		pool[i] = NULL;
+	}
+}
+
+/* libvirt's in-process test driver gives every connection to a file
+ * (test:///path.xml) its own private state: a pool would read other
+ * domains than the primary connection sees. test:///default is shared. */
+static bool lv_private_state_uri(const char *uri)
+{
+	return strncmp(uri, "test:///", 8) == 0 && strcmp(uri + 8, "default") != 0;
+}
+
+/* Opens the handles' connections into pool[] (nconns > 1). A connection
+ * that cannot be opened leaves its slot NULL: its handles use the primary
+ * connection rather than none (libvirtd may limit clients). */
+static void lv_open_pool(struct lv *lv, unsigned int nconns,
+			 virConnectPtr pool[LV_CONNS_MAX])
+{
+	for (unsigned int i = 0; nconns > 1 && i < nconns; i++) {
+		virConnectPtr c = virConnectOpen(lv->uri);
+
+		if (!c) {
+			const char *m = virGetLastErrorMessage();
+
+			mc_debug("pool connection %u to %s: %s (its domains use the primary)",
+				 i, lv->uri, m ? m : "unknown error");
+			virResetLastError();
+			continue;
+		}
+		if (virConnectSetKeepAlive(c, LV_KEEPALIVE_INTERVAL_S, LV_KEEPALIVE_COUNT) < 0)
+			virResetLastError();
+		/* As for the primary: no free callback, lv_teardown
+		 * unregisters synchronously. */
+		if (virConnectRegisterCloseCallback(c, lv_close_cb, lv, NULL) < 0)
+			virResetLastError();
+		pool[i] = c;
+	}
+}
+
 /* Opens a connection, registers the callbacks and installs it as current.
  * `announce`: have the timer deliver CONNECTED (for a caller that is not on
  * the event thread). Returns 0, -ENOTCONN/-EIO with mc_hv_last_error() set,
  * or -ECANCELED when stop() began meanwhile. */
 static int lv_connect(struct lv *lv, bool announce)
 {
-	virConnectPtr conn;
+	virConnectPtr conn, pool[LV_CONNS_MAX] = { NULL };
+	unsigned int nconns;
 	int cb_id, r = 0;
 
 	conn = virConnectOpen(lv->uri);
@@ -410,16 +533,22 @@ static int lv_connect(struct lv *lv, bool announce)
 		r = lv_fail(lv, NULL, NULL, "cannot register close callback");
 		goto fail;
 	}
+	pthread_mutex_lock(&lv->lock);
+	nconns = lv_private_state_uri(lv->uri) ? 1 : lv->nconns;
+	pthread_mutex_unlock(&lv->lock);
+	lv_open_pool(lv, nconns, pool);
 
 	pthread_mutex_lock(&lv->lock);
 	if (lv->stopping) {
 		pthread_mutex_unlock(&lv->lock);
+		lv_teardown_pool(pool);
 		lv_teardown(conn, cb_id);
 		mc_hv_set_error("backend stopping");
 		return -ECANCELED;
 	}
 	lv->conn = conn;
 	lv->cb_id = cb_id;
+	memcpy(lv->pool, pool, sizeof(lv->pool));
 	lv->gen++;
 	lv->lost = false;
 	lv->want_conn = true;   /* from now on, a dropped connection is retried */
@@ -458,7 +587,7 @@ static void lv_arm_reconnect(struct lv *lv)
 static void lv_timer_cb(int timer, void *opaque)
 {
 	struct lv *lv = opaque;
-	virConnectPtr old = NULL;
+	virConnectPtr old = NULL, old_pool[LV_CONNS_MAX] = { NULL };
 	int old_cb = -1;
 	bool announce, reconnect;
 
@@ -473,6 +602,8 @@ static void lv_timer_cb(int timer, void *opaque)
 		 * handle sees a new generation. */
 		old = lv->conn;
 		old_cb = lv->cb_id;
+		memcpy(old_pool, lv->pool, sizeof(old_pool));
+		memset(lv->pool, 0, sizeof(lv->pool));
 		lv->conn = NULL;
 		lv->cb_id = -1;
 		lv->gen++;
@@ -486,6 +617,7 @@ static void lv_timer_cb(int timer, void *opaque)
 	pthread_mutex_unlock(&lv->lock);
 
 	if (old) {
+		lv_teardown_pool(old_pool);
 		lv_teardown(old, old_cb);
 		lv_deliver(lv, MC_HV_EV_DISCONNECTED, NULL, NULL);
 		lv_arm_reconnect(lv);
@@ -524,21 +656,31 @@ static void *lv_event_main(void *arg)
 	return NULL;
 }
 
-/* Takes a reference to the current connection. On success the caller
- * virConnectClose()s *connp when done; *gen is its generation. */
-static int lv_conn_get(struct lv *lv, virConnectPtr *connp, uint64_t *gen)
+/* Takes a reference to the current connection of pool slot `slot` (the
+ * primary when that slot has none); slot -1 is the primary. On success the
+ * caller virConnectClose()s *connp when done; *gen is its generation. */
+static int lv_conn_get_slot(struct lv *lv, int slot, virConnectPtr *connp, uint64_t *gen)
 {
+	virConnectPtr c;
+
 	pthread_mutex_lock(&lv->lock);
 	if (!lv->conn || lv->lost || lv->stopping) {
 		pthread_mutex_unlock(&lv->lock);
 		mc_hv_set_error("not connected to %s", lv->uri);
 		return -ENOTCONN;
 	}
-	virConnectRef(lv->conn);
-	*connp = lv->conn;
+	c = slot >= 0 && lv->pool[slot] ? lv->pool[slot] : lv->conn;
+	virConnectRef(c);
+	*connp = c;
 	*gen = lv->gen;
 	pthread_mutex_unlock(&lv->lock);
 	return 0;
+}
+
+/* The primary connection. */
+static int lv_conn_get(struct lv *lv, virConnectPtr *connp, uint64_t *gen)
+{
+	return lv_conn_get_slot(lv, -1, connp, gen);
 }
 
 /* ---- ops: lifecycle ---- */
@@ -601,7 +743,7 @@ static int lv_start(struct mc_hv *hv, bool retry)
 static void lv_stop(struct mc_hv *hv)
 {
 	struct lv *lv = hv->priv;
-	virConnectPtr conn;
+	virConnectPtr conn, pool[LV_CONNS_MAX];
 	struct timespec deadline;
 	int cb_id, wake;
 
@@ -614,6 +756,8 @@ static void lv_stop(struct mc_hv *hv)
 	lv->want_conn = false;
 	conn = lv->conn;
 	cb_id = lv->cb_id;
+	memcpy(pool, lv->pool, sizeof(pool));
+	memset(lv->pool, 0, sizeof(lv->pool));
 	lv->conn = NULL;
 	lv->cb_id = -1;
 	lv->gen++;
@@ -626,6 +770,7 @@ static void lv_stop(struct mc_hv *hv)
 		pthread_cond_wait(&lv->cond, &lv->lock);
 	pthread_mutex_unlock(&lv->lock);
 
+	lv_teardown_pool(pool);
 	if (conn)
 		lv_teardown(conn, cb_id);
 
@@ -986,7 +1131,7 @@ static int lv_dom_acquire(struct mc_hv_dom *d, virConnectPtr *connp)
 	char what[96];
 	int r;
 
-	r = lv_conn_get(d->lv, &conn, &gen);
+	r = lv_conn_get_slot(d->lv, (int)d->slot, &conn, &gen);
 	if (r < 0)
 		return r;
 	if (d->dom && d->gen != gen) {
@@ -1002,7 +1147,9 @@ static int lv_dom_acquire(struct mc_hv_dom *d, virConnectPtr *connp)
 			return r;
 		}
 		d->gen = gen;
-		d->xml_valid = false;   /* new connection: re-read the XML */
+		/* New connection: re-read the XML and the info. */
+		d->xml_valid = false;
+		d->info_valid = false;
 	}
 	*connp = conn;
 	return 0;
@@ -1032,6 +1179,10 @@ static int lv_dom_open(struct mc_hv *hv, const uint8_t uuid[MC_UUID_LEN],
 		return -ENOMEM;
 	d->lv = lv_ref(lv);
 	memcpy(d->uuid, uuid, MC_UUID_LEN);
+	pthread_mutex_lock(&lv->lock);
+	d->slot = lv->nconns > 1 ?
+		atomic_fetch_add_explicit(&lv->next_slot, 1, memory_order_relaxed) % lv->nconns : 0;
+	pthread_mutex_unlock(&lv->lock);
 	r = lv_dom_acquire(d, &conn);
 	if (r < 0) {
 		lv_dom_close(d);
@@ -1042,19 +1193,33 @@ static int lv_dom_open(struct mc_hv *hv, const uint8_t uuid[MC_UUID_LEN],
 	return 0;
 }
 
+/* Answers from the handle's cache when nothing can have changed the info
+ * (see the top of this file); otherwise reads it, and every
+ * LV_XML_REFRESH_CALLS calls the XML with it. */
 static int lv_dom_info(struct mc_hv_dom *d, struct mc_dom_info *out)
 {
 	virConnectPtr conn;
+	unsigned int ev;
+	bool refresh;
 	int r;
 
 	memset(out, 0, sizeof(*out));
 	r = lv_dom_acquire(d, &conn);
 	if (r < 0)
 		return r;
-	r = lv_basic_info(d->lv, conn, d->dom, out);
-	if (r < 0)
-		goto out;
-	if (!d->xml_valid || ++d->xml_calls >= LV_XML_REFRESH_CALLS) {
+	refresh = !d->xml_valid || ++d->xml_calls >= LV_XML_REFRESH_CALLS;
+	/* Read before the call: an event that arrives during or after it
+	 * leaves the counter ahead of info_ev, and the next call reads again. */
+	ev = atomic_load_explicit(lv_dom_ev(d->lv, d->uuid), memory_order_acquire);
+	if (refresh || !d->info_valid || d->info_ev != ev) {
+		d->info_valid = false;
+		r = lv_basic_info(d->lv, conn, d->dom, &d->info);
+		if (r < 0)
+			goto out;
+		d->info_valid = true;
+		d->info_ev = ev;
+	}
+	if (refresh) {
 		r = lv_xml_info(d->lv, conn, d->dom, d->uuid,
 				&d->min_guarantee_kib, &d->has_balloon);
 		if (r < 0)
@@ -1062,6 +1227,7 @@ static int lv_dom_info(struct mc_hv_dom *d, struct mc_dom_info *out)
 		d->xml_valid = true;
 		d->xml_calls = 0;
 	}
+	*out = d->info;
 	out->min_guarantee_kib = d->min_guarantee_kib;
 	out->has_balloon = d->has_balloon;
 out:
@@ -1116,6 +1282,10 @@ static int lv_dom_stats(struct mc_hv_dom *d, struct mc_stats *out)
 		out->val[t] = st[i].val;
 		out->present |= 1u << t;
 	}
+	/* The balloon's size as the driver knows it now: what the next
+	 * cached dom_info reports. */
+	if (mc_stats_has(out, MC_STAT_ACTUAL))
+		d->info.cur_kib = out->val[MC_STAT_ACTUAL];
 out:
 	virConnectClose(conn);
 	return r;
@@ -1169,6 +1339,7 @@ static int lv_set_memory(struct mc_hv *hv, const uint8_t uuid[MC_UUID_LEN], uint
 		lv_what(what, sizeof(what), "cannot set memory of", uuid);
 		r = lv_fail(lv, conn, dom, what);
 	}
+	lv_dom_changed(lv, uuid);
 	virDomainFree(dom);
 out:
 	virConnectClose(conn);
@@ -1304,10 +1475,36 @@ int mc_hv_libvirt_create(const char *uri, const struct mc_hv_callbacks *cb,
 	lv->cb_id = -1;
 	lv->timer = -1;
 	lv->backoff_ms = LV_BACKOFF_MIN_MS;
+	lv->nconns = LV_CONNS_DEFAULT;
 	lv->hv.ops = &lv_ops;
 	lv->hv.priv = lv;
 	if (cb)
 		lv->hv.cb = *cb;
 	*out = &lv->hv;
 	return 0;
+}
+
+int mc_hv_libvirt_set_connections(struct mc_hv *hv, unsigned int n)
+{
+	struct lv *lv;
+	int r = 0;
+
+	if (!hv || hv->ops != &lv_ops) {
+		mc_hv_set_error("not a libvirt backend");
+		return -EINVAL;
+	}
+	if (n < 1 || n > LV_CONNS_MAX) {
+		mc_hv_set_error("connections must be 1..%d, not %u", LV_CONNS_MAX, n);
+		return -EINVAL;
+	}
+	lv = hv->priv;
+	pthread_mutex_lock(&lv->lock);
+	if (lv->started) {
+		mc_hv_set_error("connections can only be set before start");
+		r = -EALREADY;
+	} else {
+		lv->nconns = n;
+	}
+	pthread_mutex_unlock(&lv->lock);
+	return r;
 }

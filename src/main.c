@@ -219,6 +219,13 @@ int main(int argc, char **argv)
 		cfg.control_socket = strdup(MC_CONTROL_DEFAULT_PATH);
 		cfg.control_socket_implicit = true;
 	}
+	/* One collector thread per domain: before any thread starts. */
+	{
+		int r = mc_futex_hash_global();
+
+		if (r < 0 && r != -EINVAL)
+			mc_debug("futex hash left private: %s", strerror(-r));
+	}
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 /* Clock speed-up and the real instant it started from. Written once before
  * threads exist, read-only afterwards. */
@@ -61,6 +62,16 @@ struct timespec mc_ns_to_ts(int64_t ns)
 struct timespec mc_deadline_ts(int64_t delta_ns)
 {
 	return mc_ns_to_ts(mc_now_ns() + delta_ns);
+}
+
+#ifndef PR_FUTEX_HASH
+#define PR_FUTEX_HASH 78
+#define PR_FUTEX_HASH_SET_SLOTS 1
+#endif
+
+int mc_futex_hash_global(void)
+{
+	return prctl(PR_FUTEX_HASH, PR_FUTEX_HASH_SET_SLOTS, 0, 0, 0) < 0 ? -errno : 0;
 }
 
 int mc_cond_init_monotonic(pthread_cond_t *cond)

@@ -319,6 +319,10 @@ static void test_units(void)
 	CHECK(load(&c, "[daemon]\nstats_period = 1.5\n", NULL) == -EINVAL);
 	CHECK(strstr(err, "stats_period: '1.5' is not a whole number of seconds") != NULL);
 	CHECK(load(&c, "[daemon]\nresync = 0\n", NULL) == -EINVAL);
+	CHECK(load(&c, "[daemon]\nconnections = 2\n", NULL) == 0 && c.connections == 2);
+	CHECK(load(&c, "[daemon]\nconnections = 0\n", NULL) == -EINVAL);
+	CHECK(load(&c, "[daemon]\nconnections = 17\n", NULL) == -EINVAL);
+	CHECK(strstr(err, "connections") != NULL);
 
 	for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
 		snprintf(text, sizeof(text), "[daemon]\ndry_run = %s\n", bools[i].text);
@@ -586,6 +590,7 @@ static bool file_equal(const struct mc_config *a, const struct mc_config *b)
 	eq &= a->dry_run == b->dry_run && a->log_level == b->log_level;
 	eq &= a->log_target == b->log_target;
 	eq &= a->resync_s == b->resync_s;
+	eq &= a->connections == b->connections;
 	eq &= a->host_reserve_set == b->host_reserve_set;
 	eq &= !a->host_reserve_set || a->host_reserve_kib == b->host_reserve_kib;
 	eq &= a->floor_kib == b->floor_kib && a->weight == b->weight;

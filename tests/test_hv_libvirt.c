@@ -490,6 +490,162 @@ static void test_reconnect(void)
 	hv->ops->dom_close(d);
 }
 
+/* Waits until the backend's event counter of `uuid` differs from `ev0`. */
+static bool wait_dom_ev(const uint8_t uuid[MC_UUID_LEN], unsigned int ev0)
+{
+	struct lv *lv = hv->priv;
+	int64_t deadline = mc_now_ns() + EVENT_TIMEOUT_NS;
+
+	while (atomic_load(lv_dom_ev(lv, uuid)) == ev0) {
+		if (mc_now_ns() > deadline)
+			return false;
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+	return true;
+}
+
+/* dom_info answers from its cache (one RPC per sample: dom_stats), and
+ * reads again after a lifecycle event of the domain, a set_memory, or
+ * LV_XML_REFRESH_CALLS calls. */
+static void test_info_cache(void)
+{
+	struct lv *lv = hv->priv;
+	struct mc_hv_dom *d = NULL;
+	struct mc_dom_info info;
+	struct mc_stats st;
+	uint8_t uuid[MC_UUID_LEN];
+	virDomainPtr dom;
+	unsigned int ev0;
+	size_t since = rec_count();
+	int i;
+
+	dom = create_domain("mc-cache", "virtio", "");
+	REQUIRE(dom);
+	REQUIRE(virDomainGetUUID(dom, uuid) == 0);
+	/* Its STARTED event has bumped its counter: no later invalidation. */
+	CHECK(wait_event(main_tag, MC_HV_EV_STARTED, uuid, since, EVENT_TIMEOUT_NS, NULL));
+	if (hv->ops->dom_open(hv, uuid, &d) < 0 || !d) {
+		failures++;
+		goto out;
+	}
+	CHECK(hv->ops->dom_info(d, &info) == 0 && info.state == MC_DOM_RUNNING &&
+	      info.cur_kib == 512 * 1024);
+
+	/* A change no event announces (the test driver has no balloon
+	 * event): the cache still holds the old size ... */
+	CHECK(virDomainSetMemory(dom, 256 * 1024) == 0);
+	CHECK(hv->ops->dom_info(d, &info) == 0 && info.cur_kib == 512 * 1024);
+	/* ... until dom_stats reports the balloon's "actual". */
+	CHECK(hv->ops->dom_stats(d, &st) == 0 && st.val[MC_STAT_ACTUAL] == 256 * 1024);
+	CHECK(hv->ops->dom_info(d, &info) == 0 && info.cur_kib == 256 * 1024);
+	/* set_memory through the backend invalidates at once. */
+	CHECK(hv->ops->set_memory(hv, uuid, 384 * 1024) == 0);
+	CHECK(hv->ops->dom_info(d, &info) == 0 && info.cur_kib == 384 * 1024);
+
+	/* Paused and resumed: the lifecycle event invalidates. */
+	ev0 = atomic_load(lv_dom_ev(lv, uuid));
+	CHECK(virDomainSuspend(dom) == 0);
+	CHECK(wait_dom_ev(uuid, ev0));
+	CHECK(hv->ops->dom_info(d, &info) == 0 && info.state == MC_DOM_PAUSED);
+	ev0 = atomic_load(lv_dom_ev(lv, uuid));
+	CHECK(virDomainResume(dom) == 0);
+	CHECK(wait_dom_ev(uuid, ev0));
+	CHECK(hv->ops->dom_info(d, &info) == 0 && info.state == MC_DOM_RUNNING);
+
+	/* Without any event or stats call: re-read within the refresh. */
+	CHECK(virDomainSetMemory(dom, 500 * 1024) == 0);
+	for (i = 0; i < LV_XML_REFRESH_CALLS; i++)
+		CHECK(hv->ops->dom_info(d, &info) == 0);
+	CHECK(info.cur_kib == 500 * 1024);
+
+	/* Stopped: the cache does not hide it. */
+	ev0 = atomic_load(lv_dom_ev(lv, uuid));
+	CHECK(virDomainDestroy(dom) == 0);
+	CHECK(wait_dom_ev(uuid, ev0));
+	CHECK(hv->ops->dom_info(d, &info) == -ENOENT);
+	hv->ops->dom_close(d);
+out:
+	virDomainFree(dom);
+}
+
+/* The handles' pool of connections: spread round-robin, part of the
+ * connection generation (a pool connection's loss reconnects all), and
+ * sized only before start. */
+static void test_pool(void)
+{
+	struct lv *lv = hv->priv;
+	struct mc_hv_dom *d[LV_CONNS_DEFAULT + 1] = { NULL };
+	virConnectPtr pool0[LV_CONNS_MAX];
+	struct mc_stats st;
+	uint64_t gen0;
+	size_t since;
+	unsigned int i, j;
+
+	CHECK(mc_hv_libvirt_set_connections(hv, 2) == -EALREADY);
+	pthread_mutex_lock(&lv->lock);
+	CHECK(lv->nconns == LV_CONNS_DEFAULT);
+	for (i = 0; i < LV_CONNS_DEFAULT; i++) {
+		CHECK(lv->pool[i] && lv->pool[i] != lv->conn);
+		for (j = 0; j < i; j++)
+			CHECK(lv->pool[i] != lv->pool[j]);
+	}
+	for (; i < LV_CONNS_MAX; i++)
+		CHECK(!lv->pool[i]);
+	memcpy(pool0, lv->pool, sizeof(pool0));
+	gen0 = lv->gen;
+	pthread_mutex_unlock(&lv->lock);
+
+	for (i = 0; i <= LV_CONNS_DEFAULT; i++) {
+		REQUIRE(hv->ops->dom_open(hv, test_uuid, &d[i]) == 0);
+		/* Each handle's domain object lives on its slot's connection. */
+		CHECK(virDomainGetConnect(d[i]->dom) == pool0[d[i]->slot]);
+	}
+	CHECK(d[0]->slot != d[1]->slot && d[LV_CONNS_DEFAULT]->slot == d[0]->slot);
+
+	since = rec_count();
+	lv_close_cb(pool0[d[1]->slot], VIR_CONNECT_CLOSE_REASON_EOF, lv);
+	CHECK(wait_event(main_tag, MC_HV_EV_DISCONNECTED, NULL, since, EVENT_TIMEOUT_NS, NULL));
+	CHECK(wait_event(main_tag, MC_HV_EV_CONNECTED, NULL, since, EVENT_TIMEOUT_NS, NULL));
+	for (i = 0; i <= LV_CONNS_DEFAULT; i++) {
+		CHECK(hv->ops->dom_stats(d[i], &st) == 0 && st.val[MC_STAT_ACTUAL] == 2 * GIB_KIB);
+		pthread_mutex_lock(&lv->lock);
+		CHECK(lv->gen > gen0 && d[i]->gen == lv->gen);
+		CHECK(virDomainGetConnect(d[i]->dom) == lv->pool[d[i]->slot]);
+		pthread_mutex_unlock(&lv->lock);
+		hv->ops->dom_close(d[i]);
+	}
+}
+
+/* set_connections: range, type of backend; 1 keeps every handle on the
+ * primary connection. */
+static void test_pool_size(void)
+{
+	struct mc_hv_callbacks cb = { 0 };
+	struct mc_hv *one = NULL;
+	struct mc_hv_dom *d = NULL;
+	struct mc_dom_info info;
+	struct lv *lv;
+
+	REQUIRE(mc_hv_libvirt_create("test:///default", &cb, &one) == 0);
+	CHECK(mc_hv_libvirt_set_connections(one, 0) == -EINVAL);
+	CHECK(mc_hv_libvirt_set_connections(one, LV_CONNS_MAX + 1) == -EINVAL);
+	CHECK(strstr(mc_hv_last_error(), "1..16") != NULL);
+	CHECK(mc_hv_libvirt_set_connections(one, 1) == 0);
+	lv = one->priv;
+	if (mc_hv_start(one, false) == 0) {
+		CHECK(!lv->pool[0]);
+		CHECK(one->ops->dom_open(one, test_uuid, &d) == 0);
+		if (d) {
+			CHECK(virDomainGetConnect(d->dom) == lv->conn);
+			CHECK(one->ops->dom_info(d, &info) == 0 && info.cur_kib == 2 * GIB_KIB);
+			one->ops->dom_close(d);
+		}
+	} else {
+		failures++;
+	}
+	mc_hv_destroy(one);
+}
+
 static void test_bad_uri(void)
 {
 	static const char *tag = "bad";
@@ -537,6 +693,10 @@ static void test_retry(void)
 	CHECK(wait_event(tag, MC_HV_EV_CONNECTED, NULL, 0, EVENT_TIMEOUT_NS, NULL));
 	CHECK(h->ops->list(h, &v, &n) == 0 && n == 0);
 	free(v);
+	/* A test:///file connection has private state: no pool. */
+	pthread_mutex_lock(&((struct lv *)h->priv)->lock);
+	CHECK(((struct lv *)h->priv)->conn && !((struct lv *)h->priv)->pool[0]);
+	pthread_mutex_unlock(&((struct lv *)h->priv)->lock);
 	mc_hv_stop(h);
 	mc_hv_destroy(h);
 
@@ -638,6 +798,9 @@ int main(void)
 		{ "unknown UUID", test_unknown_uuid },
 		{ "concurrent ops", test_concurrent },
 		{ "reconnect after connection loss", test_reconnect },
+		{ "dom_info cache", test_info_cache },
+		{ "connection pool", test_pool },
+		{ "connection pool size", test_pool_size },
 		{ "bad URI", test_bad_uri },
 		{ "start with retry", test_retry },
 	};

@@ -32,6 +32,8 @@
 #define MC_DEF_RESERVE_MIN_MIB 512     /* host reserve: max(512 MiB, 2% of RAM) */
 #define MC_DEF_RESERVE_PCT 2
 #define MC_DEF_RESYNC_S 60             /* full listing to repair missed events */
+#define MC_DEF_CONNECTIONS 4           /* libvirt connections for the collectors */
+#define MC_MAX_CONNECTIONS 16
 #define MC_DEF_ONCE_WAIT_MS 10000      /* --once: wait this long for samples */
 /* Balance policy (see docs/policy.md for the reasoning behind each). */
 #define MC_DEF_LOW_MIB 128             /* headroom below this: grow */
@@ -77,6 +79,7 @@ struct mc_config {
 	enum mc_log_level log_level;
 	enum mc_log_target log_target;    /* default auto */
 	int resync_s;
+	uint32_t connections;       /* libvirt connections the collectors use */
 
 	char *sim_path;             /* --sim SCENARIO: the simulated host */
 	char *trace_path;           /* --trace FILE.csv */

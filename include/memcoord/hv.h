@@ -138,6 +138,11 @@ struct mc_hv {
 /* libvirt backend: uri NULL means LIBVIRT_DEFAULT_URI, else qemu:///system. */
 int mc_hv_libvirt_create(const char *uri, const struct mc_hv_callbacks *cb,
 			 struct mc_hv **out);
+/* Number of connections (1..16, default 4) the domain handles are spread
+ * over; 1 puts them on the primary connection, which otherwise only carries
+ * events, listings, host statistics and set_memory. Before start only.
+ * test:///FILE URIs (private state per connection) always use 1. */
+int mc_hv_libvirt_set_connections(struct mc_hv *hv, unsigned int n);
 
 /* Thread-local text of the last backend error (never NULL). */
 const char *mc_hv_last_error(void);

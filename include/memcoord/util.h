@@ -36,6 +36,12 @@ struct timespec mc_ns_to_ts(int64_t ns);
 /* Initialise a condition variable that waits on CLOCK_MONOTONIC. */
 int mc_cond_init_monotonic(pthread_cond_t *cond);
 
+/* Moves the process's futexes to the kernel's global hash table (Linux >=
+ * 6.16 gives a process a private one sized by CPUs, not threads: 16 slots
+ * on 2 CPUs, ~600 waiters a slot with 10,000 collectors, scanned by every
+ * futex wake). 0, or -errno (-EINVAL on kernels without it: nothing to do). */
+int mc_futex_hash_global(void);
+
 void mc_uuid_format(const uint8_t uuid[MC_UUID_LEN], char out[MC_UUID_STR_LEN]);
 /* Accepts the 36-character form with dashes; returns 0 or -EINVAL. */
 int mc_uuid_parse(const char *s, uint8_t uuid[MC_UUID_LEN]);
