@@ -1493,17 +1493,20 @@ static int build_guests(struct loader *ld)
 	return 0;
 }
 
-static int load(struct sim *s, const char *path, char *err, size_t errlen)
+/* The scenario from f, or from the file s->path when f is NULL. */
+static int load(struct sim *s, FILE *f, char *err, size_t errlen)
 {
+	const char *path = s->path;
 	struct loader ld = {
-		.s = s, .path = path, .e = {.buf = err, .cap = err ? errlen : 0},
+		.s = s, .path = path, .f = f, .e = {.buf = err, .cap = err ? errlen : 0},
 		.sect = SK_NONE, .spec = -1,
 	};
 	int rc = 0;
 
 	if (err && errlen)
 		err[0] = '\0';
-	ld.f = fopen(path, "re");
+	if (!f)
+		ld.f = fopen(path, "re");
 	if (!ld.f) {
 		rc = -errno;
 		mc_errlist_add(&ld.e, "cannot read %s: %s", path, strerror(errno));
@@ -1517,7 +1520,8 @@ static int load(struct sim *s, const char *path, char *err, size_t errlen)
 		mc_errlist_init(&ld.e, err, errlen);   /* only this problem */
 		mc_errlist_add(&ld.e, "cannot read %s", path);
 	}
-	fclose(ld.f);
+	if (!f)
+		fclose(ld.f);
 	free(ld.buf);
 	if (!rc && !ld.nomem) {
 		if (s->glob_line[K_DURATION] == 0)
@@ -2483,9 +2487,9 @@ static const struct mc_hv_ops sim_ops = {
 
 /* ---- public ---------------------------------------------------------------------- */
 
-int mc_hv_sim_create(const char *scenario_path, uint64_t low_kib,
-		     const struct mc_hv_callbacks *cb, struct mc_hv **out,
-		     char *err, size_t errlen)
+static int sim_create(const char *scenario_path, FILE *f, uint64_t low_kib,
+		      const struct mc_hv_callbacks *cb, struct mc_hv **out,
+		      char *err, size_t errlen)
 {
 	struct sim *s;
 	int rc;
@@ -2523,7 +2527,7 @@ int mc_hv_sim_create(const char *scenario_path, uint64_t low_kib,
 		sim_free(s);
 		return -ENOMEM;
 	}
-	rc = load(s, s->path, err, errlen);
+	rc = load(s, f, err, errlen);
 	if (rc < 0) {
 		sim_free(s);
 		return rc;
@@ -2535,6 +2539,20 @@ int mc_hv_sim_create(const char *scenario_path, uint64_t low_kib,
 		s->hv.cb = *cb;
 	*out = &s->hv;
 	return 0;
+}
+
+int mc_hv_sim_create(const char *scenario_path, uint64_t low_kib,
+		     const struct mc_hv_callbacks *cb, struct mc_hv **out,
+		     char *err, size_t errlen)
+{
+	return sim_create(scenario_path, NULL, low_kib, cb, out, err, errlen);
+}
+
+int mc_hv_sim_create_stream(FILE *f, const char *name, uint64_t low_kib,
+			    const struct mc_hv_callbacks *cb, struct mc_hv **out,
+			    char *err, size_t errlen)
+{
+	return sim_create(name, f, low_kib, cb, out, err, errlen);
 }
 
 double mc_hv_sim_speed(struct mc_hv *hv)
