@@ -11,6 +11,8 @@ packages=(
 	qemu-system-x86 busybox-static cpio
 	# tools the tests use
 	procps util-linux gnuplot-nox
+	# the fuzz targets (scripts/fuzz.sh): clang and its libFuzzer runtime
+	clang libclang-rt-dev
 )
 
 missing=()
