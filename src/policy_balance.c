@@ -85,6 +85,8 @@ size_t mc_balance_scratch_size(size_t ndom)
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 static uint64_t sub_sat(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+static uint64_t add_sat(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+static int64_t i64_sat(uint64_t a) { return a > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)a; }
 
 /* MiB with one decimal for reasons ("-12.5", "256"). Digits by hand: a
  * contended pass formats thousands of these, and snprintf dominated. */
@@ -380,8 +382,10 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 
 	classify(v, p, b);
 	for (size_t i = 0; i < v->n; i++) {
-		sum_actual += held_kib(&v->dom[i]);
-		inflight += mc_vdom_inflight_kib(&v->dom[i], v->now_ns);
+		/* Saturating: a rejected sample keeps the balloon size the
+		 * guest's driver reported, however absurd. */
+		sum_actual = add_sat(sum_actual, held_kib(&v->dom[i]));
+		inflight = add_sat(inflight, mc_vdom_inflight_kib(&v->dom[i], v->now_ns));
 		steps += b[i].step;
 		if (b[i].role == ROLE_GROW) {
 			demand += b[i].need;
@@ -395,10 +399,10 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 	 * not taken yet. */
 	host_avail = v->host.has_free
 		? (int64_t)v->host.free_kib - (int64_t)p->host_reserve_kib : 0;
-	budget_avail = p->budget_kib ? (int64_t)p->budget_kib - (int64_t)sum_actual : INT64_MAX;
+	budget_avail = p->budget_kib ? i64_sat(p->budget_kib) - i64_sat(sum_actual) : INT64_MAX;
 	net_avail = host_avail;
 	if (net_avail > 0)
-		net_avail = net_avail > (int64_t)inflight ? net_avail - (int64_t)inflight : 0;
+		net_avail = net_avail > i64_sat(inflight) ? net_avail - i64_sat(inflight) : 0;
 	if (budget_avail < net_avail)
 		net_avail = budget_avail;
 	supply = (int64_t)steps + net_avail;

@@ -64,7 +64,7 @@ static uint64_t mem_value(struct fuzz_in *in, uint64_t actual, uint64_t max)
 
 	switch (shape % 8) {
 	case 0: return v;
-	case 1: return v % (actual + 1);                         /* within the balloon */
+	case 1: return actual == UINT64_MAX ? v : v % (actual + 1);   /* within the balloon */
 	case 2: return actual + v % (2 * SLACK_KIB);             /* over it, around the slack */
 	case 3: return actual > SLACK_KIB ? actual - v % SLACK_KIB : v % SLACK_KIB;
 	case 4: return MC_SIG_MAX_KIB - 4 + v % 8;               /* the limit */
