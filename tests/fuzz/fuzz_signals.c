@@ -318,7 +318,8 @@ static bool eligible(const struct mc_vdom *d)
 static void check_balance(const struct mc_view *v, const struct mc_balance_params *p,
 			  const struct mc_plan *plan)
 {
-	uint64_t sum_actual = 0, sum_after = 0, grants = 0, shrinks = 0;
+	/* Exact: a rejected sample's balloon may be anything up to 2^64. */
+	__int128 sum_actual = 0, sum_after = 0, grants = 0, shrinks = 0;
 	bool seen[MAX_DOMS] = {false};
 
 	for (size_t i = 0; i < v->n; i++)
@@ -362,16 +363,15 @@ static void check_balance(const struct mc_view *v, const struct mc_balance_param
 		}
 	}
 	if (p->budget_kib && sum_actual <= p->budget_kib)
-		FUZZ_ASSERT(sum_after <= p->budget_kib, "balloons %llu -> %llu above budget %llu",
-			    (unsigned long long)sum_actual, (unsigned long long)sum_after,
+		FUZZ_ASSERT(sum_after <= p->budget_kib, "balloons %.0f -> %.0f above budget %llu",
+			    (double)sum_actual, (double)sum_after,
 			    (unsigned long long)p->budget_kib);
 	if (v->host.has_free) {
 		uint64_t room = v->host.free_kib > p->host_reserve_kib
 			? v->host.free_kib - p->host_reserve_kib : 0;
 
-		FUZZ_ASSERT(grants <= shrinks + room, "grants %llu > shrinks %llu + room %llu",
-			    (unsigned long long)grants, (unsigned long long)shrinks,
-			    (unsigned long long)room);
+		FUZZ_ASSERT(grants <= shrinks + room, "grants %.0f > shrinks %.0f + room %llu",
+			    (double)grants, (double)shrinks, (unsigned long long)room);
 	}
 }
 
