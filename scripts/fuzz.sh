@@ -97,7 +97,11 @@ for t in "${targets[@]}"; do
 	else
 		mkdir -p "$build/crashes/$t"
 		cp "$work/crash-$t"/* "$build/crashes/$t/" 2>/dev/null
-		grep -E "ERROR|runtime error|invariant failed|SUMMARY|Test unit written" "$log" | head -20
+		if [ -n "$execs" ]; then
+			grep -E "ERROR|runtime error|invariant failed|SUMMARY|Test unit written" "$log" | head -20
+		else
+			tail -5 "$log"    # it did not start
+		fi
 		echo "fuzz $t: FAILED (exit $rc after ${execs:-?} executions; inputs in $build/crashes/$t/)"
 		failed=1
 	fi
