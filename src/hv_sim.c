@@ -817,7 +817,7 @@ static void spec_init(struct spec *sp, enum skind kind)
 static void start_section(struct loader *ld, char *text)
 {
 	struct sim *s = ld->s;
-	char shown[SHOW_LEN + 4];
+	char shown[SHOW_LEN + 4], shown2[SHOW_LEN + 4];
 	char *close = strchr(text, ']'), *inner, *name = NULL, *colon, *rest;
 	enum skind k;
 
@@ -835,7 +835,7 @@ static void start_section(struct loader *ld, char *text)
 	mc_strlcpy(ld->secname, inner, sizeof(ld->secname));
 	if (*rest && *rest != ';' && *rest != '#') {
 		FILE_ERR(ld, "%s:%d: [%s]: unexpected text after ']': '%s'", ld->path,
-			 ld->lineno, show(ld->secname, shown), rest);
+			 ld->lineno, show(ld->secname, shown), show(rest, shown2));
 		return;
 	}
 	colon = strchr(inner, ':');

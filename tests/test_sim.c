@@ -1091,6 +1091,17 @@ static void test_stream(void)
 	rc = mc_hv_sim_create_stream(f, "<mem>", LOW_KIB, NULL, &hv, err, sizeof(err));
 	fclose(f);
 	CHECK(rc == -EINVAL && hv == NULL && strstr(err, "<mem>:2: [sim] speed: bad value 'fast'"));
+	/* Found by fuzzing: the text after a section header was echoed as it
+	 * was, control characters and all. */
+	{
+		static const char esc[] = "[sim] \x1b[2Jx\ry\n";
+
+		f = fmemopen((void *)esc, sizeof(esc) - 1, "r");
+		rc = mc_hv_sim_create_stream(f, "<mem>", LOW_KIB, NULL, &hv, err, sizeof(err));
+		fclose(f);
+		CHECK(rc == -EINVAL &&
+		      strstr(err, "<mem>:1: [sim]: unexpected text after ']': '?[2Jx?y'"));
+	}
 	printf("a scenario from a memory buffer\n");
 }
 
