@@ -925,6 +925,10 @@ static void add_phases(struct loader *ld, struct spec *sp, char *text, int line)
 			sp->cph = c;
 		}
 		if (parse_phase(w, n, &sp->ph[sp->nph], msg, sizeof(msg)) < 0) {
+			/* msg quotes the words as written: escape them too. */
+			for (char *c = msg; *c; c++)
+				if ((unsigned char)*c < 0x20 || *c == 0x7f)
+					*c = '?';
 			key_err(ld, line, sp->secname, "workload", "phase '%s': %s",
 				show(seg, shown), msg);
 			continue;

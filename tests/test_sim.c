@@ -1102,6 +1102,16 @@ static void test_stream(void)
 		CHECK(rc == -EINVAL &&
 		      strstr(err, "<mem>:1: [sim]: unexpected text after ']': '?[2Jx?y'"));
 	}
+	/* Nor the words of a phase in its message. */
+	{
+		static const char esc[] = "[guest:a]\nworkload = \x0b" "free\n";
+
+		f = fmemopen((void *)esc, sizeof(esc) - 1, "r");
+		rc = mc_hv_sim_create_stream(f, "<mem>", LOW_KIB, NULL, &hv, err, sizeof(err));
+		fclose(f);
+		CHECK(rc == -EINVAL &&
+		      strstr(err, "<mem>:2: [guest:a] workload: phase '?free': unknown phase '?free'"));
+	}
 	printf("a scenario from a memory buffer\n");
 }
 
