@@ -833,6 +833,11 @@ static void start_section(struct loader *ld, char *text)
 	rest = (char *)skip_spaces(close + 1);
 	inner = trim(text + 1);
 	mc_strlcpy(ld->secname, inner, sizeof(ld->secname));
+	/* For messages: a tab may sit before the ':' (no other control
+	 * character gets through the checks below, but escape them all). */
+	for (char *c = ld->secname; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	if (*rest && *rest != ';' && *rest != '#') {
 		FILE_ERR(ld, "%s:%d: [%s]: unexpected text after ']': '%s'", ld->path,
 			 ld->lineno, show(ld->secname, shown), show(rest, shown2));

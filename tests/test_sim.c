@@ -1102,6 +1102,15 @@ static void test_stream(void)
 		CHECK(rc == -EINVAL &&
 		      strstr(err, "<mem>:1: [sim]: unexpected text after ']': '?[2Jx?y'"));
 	}
+	/* Nor a tab in a section name. */
+	{
+		static const char esc[] = "[group\t:g]\ncount = x\n";
+
+		f = fmemopen((void *)esc, sizeof(esc) - 1, "r");
+		rc = mc_hv_sim_create_stream(f, "<mem>", LOW_KIB, NULL, &hv, err, sizeof(err));
+		fclose(f);
+		CHECK(rc == -EINVAL && strstr(err, "<mem>:2: [group?:g] count: bad value 'x'"));
+	}
 	/* Nor the words of a phase in its message. */
 	{
 		static const char esc[] = "[guest:a]\nworkload = \x0b" "free\n";
