@@ -3,8 +3,9 @@
 # for a while on its corpus. One line per target, "fuzz NAME: ok ..." or
 # "fuzz NAME: FAILED ...", and a non-zero exit if any failed.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]   run each target SECONDS (default 60)
-#   scripts/fuzz.sh --minimize [TARGET...]  shrink the committed corpora with
-#                                           -merge=1 (adding $FUZZ_KEEP_DIR/TARGET)
+#   scripts/fuzz.sh --merge [TARGET...]     add to the committed corpora the
+#                                           inputs of $FUZZ_KEEP_DIR/TARGET that
+#                                           cover new code (-merge=1)
 # Targets are tests/fuzz/fuzz_NAME.c, their seeds tests/fuzz/corpus/NAME/,
 # an optional dictionary tests/fuzz/NAME.dict (docs/fuzzing.md).
 # New inputs found go to a temporary directory, or to $FUZZ_KEEP_DIR/NAME if
@@ -15,8 +16,8 @@ cd "$top"
 
 mode=run
 secs=60
-if [ "${1:-}" = "--minimize" ]; then
-	mode=minimize
+if [ "${1:-}" = "--merge" ]; then
+	mode=merge
 	shift
 elif [[ "${1:-}" =~ ^[0-9]+$ ]]; then
 	secs=$1
@@ -64,15 +65,16 @@ for t in "${targets[@]}"; do
 	[ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
 	mkdir -p "$corpus"
 
-	if [ $mode = minimize ]; then
-		extra=()
-		[ -n "${FUZZ_KEEP_DIR:-}" ] && [ -d "$FUZZ_KEEP_DIR/$t" ] && extra=("$FUZZ_KEEP_DIR/$t")
-		mkdir -p "$work/$t"
+	if [ $mode = merge ]; then
 		before=$(find "$corpus" -type f | wc -l)
-		if "$bin" -merge=1 -rss_limit_mb=2048 -timeout=10 "${dict[@]}" "$work/$t" \
-			"$corpus" "${extra[@]}" >"$work/$t.log" 2>&1; then
-			find "$corpus" -type f -delete
-			cp "$work/$t"/* "$corpus"/
+		if [ -z "${FUZZ_KEEP_DIR:-}" ] || [ ! -d "$FUZZ_KEEP_DIR/$t" ]; then
+			echo "fuzz $t: nothing to merge (\$FUZZ_KEEP_DIR/$t)"
+			continue
+		fi
+		# -merge=1 keeps what the corpus has and adds only the inputs
+		# that cover something it does not.
+		if "$bin" -merge=1 -rss_limit_mb=2048 -timeout=10 "${dict[@]}" \
+			"$corpus" "$FUZZ_KEEP_DIR/$t" >"$work/$t.log" 2>&1; then
 			echo "fuzz $t: corpus $before -> $(find "$corpus" -type f | wc -l) files," \
 			     "$(du -sk "$corpus" | cut -f1) KiB"
 		else
