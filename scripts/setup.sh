@@ -15,6 +15,8 @@ packages=(
 	# systemd integration (sd_notify, the unit's install dir and its
 	# verification) and the man pages' checks
 	libsystemd-dev systemd groff-base man-db
+	# the fuzz targets (scripts/fuzz.sh): clang and its libFuzzer runtime
+	clang libclang-rt-dev
 )
 
 missing=()

@@ -4,7 +4,8 @@
 # then the end-to-end lab on real QEMU guests (tests/e2e, about 12 min).
 # Prints "tests: N passed, M failed" last and exits non-zero if any failed.
 #   scripts/test.sh            everything
-#   scripts/test.sh --quick    the plain build only (no sanitizers, no e2e)
+#   scripts/test.sh --quick    the plain build only (no sanitizers, no fuzzing, no e2e)
+# MC_FUZZ_SECONDS=N runs each fuzz target N seconds (default 60; 0 skips).
 # MEMCOORD_SKIP_E2E=1 leaves the e2e lab out.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,12 +49,27 @@ run_suite() {
 	fi
 }
 
+# run_fuzz: every libFuzzer target for $MC_FUZZ_SECONDS (default 60; 0
+# skips), one test each (scripts/fuzz.sh prints "fuzz NAME: ok|FAILED").
+run_fuzz() {
+	local secs=${MC_FUZZ_SECONDS:-60} log=build/fuzz.log ok bad
+	[ "$secs" = 0 ] && { echo "fuzzing skipped (MC_FUZZ_SECONDS=0)"; return; }
+	scripts/fuzz.sh "$secs" 2>&1 | tee "$log"
+	ok=$(grep -c '^fuzz .*: ok' "$log")
+	bad=$(grep -c '^fuzz .*: FAILED' "$log")
+	[ "$ok" -eq 0 ] && [ "$bad" -eq 0 ] && bad=1   # the script itself failed
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+}
+
 mkdir -p build
 echo "== plain build (-Werror) =="
 run_suite build/plain
 if [ $quick -eq 0 ]; then
 	echo "== AddressSanitizer + UndefinedBehaviorSanitizer =="
 	run_suite build/asan -Db_sanitize=address,undefined -Db_lundef=false
+	echo "== fuzzing (libFuzzer, clang) =="
+	run_fuzz
 fi
 
 # The end-to-end lab: each of its checks counts as one test; it exits 77

@@ -751,22 +751,17 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	return 1;
 }
 
-int mc_config_load_file(struct mc_config *c, const char *path, char *err, size_t errlen)
+int mc_config_load_stream(struct mc_config *c, FILE *f, const char *name,
+			  char *err, size_t errlen)
 {
 	struct loader ld = {
-		.path = path, .c = c, .e = {.buf = err, .cap = err ? errlen : 0},
+		.path = name, .f = f, .c = c, .e = {.buf = err, .cap = err ? errlen : 0},
 		.sect = S_NONE, .dom = -1,
 	};
 	int rc = 0;
 
 	if (err && errlen)
 		err[0] = '\0';
-	ld.f = fopen(path, "re");
-	if (!ld.f) {
-		rc = -errno;
-		mc_errlist_add(&ld.e, "cannot read %s: %s", path, strerror(errno));
-		return rc;
-	}
 	/* Only a failure of inih's own allocation matters here: a line it
 	 * cannot parse is found by finish_line. */
 	if (ini_parse_stream(read_line, &ld, on_key, &ld) == -2)
@@ -775,22 +770,40 @@ int mc_config_load_file(struct mc_config *c, const char *path, char *err, size_t
 	if (ld.read_errno && !ld.nomem) {
 		rc = -ld.read_errno;
 		mc_errlist_init(&ld.e, err, errlen);   /* only this problem */
-		mc_errlist_add(&ld.e, "cannot read %s: %s", path, strerror(-rc));
+		mc_errlist_add(&ld.e, "cannot read %s: %s", name, strerror(-rc));
 	} else if (ld.nomem) {
 		rc = -ENOMEM;
 		mc_errlist_init(&ld.e, err, errlen);   /* only this problem */
-		mc_errlist_add(&ld.e, "%s: out of memory", path);
+		mc_errlist_add(&ld.e, "%s: out of memory", name);
 	} else if (ld.e.n) {
 		rc = -EINVAL;
 	}
-	fclose(ld.f);
 	free(ld.buf);
 	mc_errlist_finish(&ld.e);
+	return rc;
+}
+
+int mc_config_load_file(struct mc_config *c, const char *path, char *err, size_t errlen)
+{
+	struct mc_errlist e;
+	FILE *f;
+	int rc;
+
+	f = fopen(path, "re");
+	if (!f) {
+		rc = -errno;
+		mc_errlist_init(&e, err, err ? errlen : 0);
+		mc_errlist_add(&e, "cannot read %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	rc = mc_config_load_stream(c, f, path, err, errlen);
+	fclose(f);
 	if (rc == 0 && (!c->config_path || strcmp(c->config_path, path) != 0)) {
 		char *p = strdup(path);
 
 		if (!p) {
-			mc_errlist_add(&ld.e, "%s: out of memory", path);
+			mc_errlist_init(&e, err, err ? errlen : 0);
+			mc_errlist_add(&e, "%s: out of memory", path);
 			return -ENOMEM;
 		}
 		free(c->config_path);

@@ -817,7 +817,7 @@ static void spec_init(struct spec *sp, enum skind kind)
 static void start_section(struct loader *ld, char *text)
 {
 	struct sim *s = ld->s;
-	char shown[SHOW_LEN + 4];
+	char shown[SHOW_LEN + 4], shown2[SHOW_LEN + 4];
 	char *close = strchr(text, ']'), *inner, *name = NULL, *colon, *rest;
 	enum skind k;
 
@@ -833,9 +833,14 @@ static void start_section(struct loader *ld, char *text)
 	rest = (char *)skip_spaces(close + 1);
 	inner = trim(text + 1);
 	mc_strlcpy(ld->secname, inner, sizeof(ld->secname));
+	/* For messages: a tab may sit before the ':' (no other control
+	 * character gets through the checks below, but escape them all). */
+	for (char *c = ld->secname; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	if (*rest && *rest != ';' && *rest != '#') {
 		FILE_ERR(ld, "%s:%d: [%s]: unexpected text after ']': '%s'", ld->path,
-			 ld->lineno, show(ld->secname, shown), rest);
+			 ld->lineno, show(ld->secname, shown), show(rest, shown2));
 		return;
 	}
 	colon = strchr(inner, ':');
@@ -925,6 +930,10 @@ static void add_phases(struct loader *ld, struct spec *sp, char *text, int line)
 			sp->cph = c;
 		}
 		if (parse_phase(w, n, &sp->ph[sp->nph], msg, sizeof(msg)) < 0) {
+			/* msg quotes the words as written: escape them too. */
+			for (char *c = msg; *c; c++)
+				if ((unsigned char)*c < 0x20 || *c == 0x7f)
+					*c = '?';
 			key_err(ld, line, sp->secname, "workload", "phase '%s': %s",
 				show(seg, shown), msg);
 			continue;
@@ -1493,17 +1502,20 @@ static int build_guests(struct loader *ld)
 	return 0;
 }
 
-static int load(struct sim *s, const char *path, char *err, size_t errlen)
+/* The scenario from f, or from the file s->path when f is NULL. */
+static int load(struct sim *s, FILE *f, char *err, size_t errlen)
 {
+	const char *path = s->path;
 	struct loader ld = {
-		.s = s, .path = path, .e = {.buf = err, .cap = err ? errlen : 0},
+		.s = s, .path = path, .f = f, .e = {.buf = err, .cap = err ? errlen : 0},
 		.sect = SK_NONE, .spec = -1,
 	};
 	int rc = 0;
 
 	if (err && errlen)
 		err[0] = '\0';
-	ld.f = fopen(path, "re");
+	if (!f)
+		ld.f = fopen(path, "re");
 	if (!ld.f) {
 		rc = -errno;
 		mc_errlist_add(&ld.e, "cannot read %s: %s", path, strerror(errno));
@@ -1517,7 +1529,8 @@ static int load(struct sim *s, const char *path, char *err, size_t errlen)
 		mc_errlist_init(&ld.e, err, errlen);   /* only this problem */
 		mc_errlist_add(&ld.e, "cannot read %s", path);
 	}
-	fclose(ld.f);
+	if (!f)
+		fclose(ld.f);
 	free(ld.buf);
 	if (!rc && !ld.nomem) {
 		if (s->glob_line[K_DURATION] == 0)
@@ -2483,9 +2496,9 @@ static const struct mc_hv_ops sim_ops = {
 
 /* ---- public ---------------------------------------------------------------------- */
 
-int mc_hv_sim_create(const char *scenario_path, uint64_t low_kib,
-		     const struct mc_hv_callbacks *cb, struct mc_hv **out,
-		     char *err, size_t errlen)
+static int sim_create(const char *scenario_path, FILE *f, uint64_t low_kib,
+		      const struct mc_hv_callbacks *cb, struct mc_hv **out,
+		      char *err, size_t errlen)
 {
 	struct sim *s;
 	int rc;
@@ -2523,7 +2536,7 @@ int mc_hv_sim_create(const char *scenario_path, uint64_t low_kib,
 		sim_free(s);
 		return -ENOMEM;
 	}
-	rc = load(s, s->path, err, errlen);
+	rc = load(s, f, err, errlen);
 	if (rc < 0) {
 		sim_free(s);
 		return rc;
@@ -2535,6 +2548,20 @@ int mc_hv_sim_create(const char *scenario_path, uint64_t low_kib,
 		s->hv.cb = *cb;
 	*out = &s->hv;
 	return 0;
+}
+
+int mc_hv_sim_create(const char *scenario_path, uint64_t low_kib,
+		     const struct mc_hv_callbacks *cb, struct mc_hv **out,
+		     char *err, size_t errlen)
+{
+	return sim_create(scenario_path, NULL, low_kib, cb, out, err, errlen);
+}
+
+int mc_hv_sim_create_stream(FILE *f, const char *name, uint64_t low_kib,
+			    const struct mc_hv_callbacks *cb, struct mc_hv **out,
+			    char *err, size_t errlen)
+{
+	return sim_create(name, f, low_kib, cb, out, err, errlen);
 }
 
 double mc_hv_sim_speed(struct mc_hv *hv)

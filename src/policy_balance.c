@@ -101,6 +101,10 @@ size_t mc_balance_scratch_size(size_t ndom)
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 static uint64_t sub_sat(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+static uint64_t add_sat(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+static int64_t i64_sat(uint64_t a) { return a > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)a; }
+/* a + b for b >= 0, saturating at INT64_MAX. */
+static int64_t i64_add_sat(int64_t a, int64_t b) { return a > INT64_MAX - b ? INT64_MAX : a + b; }
 
 /* MiB with one decimal for reasons ("-12.5", "256"). Digits by hand: a
  * contended pass formats thousands of these, and snprintf dominated. */
@@ -427,9 +431,11 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 	for (size_t i = 0; i < v->n; i++) {
 		const struct mc_vdom *d = &v->dom[i];
 
-		sum_held += held_kib(d);
-		inflight += mc_vdom_inflight_kib(d, v->now_ns);
-		pending += shrinking_kib(d, p, v->now_ns);
+		/* Saturating: a rejected sample keeps the balloon size the
+		 * guest's driver reported, however absurd. */
+		sum_held = add_sat(sum_held, held_kib(d));
+		inflight = add_sat(inflight, mc_vdom_inflight_kib(d, v->now_ns));
+		pending = add_sat(pending, shrinking_kib(d, p, v->now_ns));
 		steps += b[i].step;
 		if (sharing(d))
 			wsum += b[i].weight;
@@ -450,14 +456,14 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 		? (int64_t)v->host.free_kib - (int64_t)p->host_reserve_kib : 0;
 	host_net = host_avail;
 	if (host_net > 0)
-		host_net = host_net > (int64_t)inflight ? host_net - (int64_t)inflight : 0;
-	budget_now = p->budget_kib ? (int64_t)p->budget_kib - (int64_t)sum_held : INT64_MAX;
-	budget_seen = p->budget_kib ? budget_now + (int64_t)pending : INT64_MAX;
+		host_net = host_net > i64_sat(inflight) ? host_net - i64_sat(inflight) : 0;
+	budget_now = p->budget_kib ? i64_sat(p->budget_kib) - i64_sat(sum_held) : INT64_MAX;
+	budget_seen = p->budget_kib ? i64_add_sat(budget_now, i64_sat(pending)) : INT64_MAX;
 	/* Shrinks in flight show in the host's free memory as they land. */
-	supply_seen = host_net + (int64_t)pending;
+	supply_seen = i64_add_sat(host_net, i64_sat(pending));
 	if (budget_seen < supply_seen)
 		supply_seen = budget_seen;
-	supply_seen += (int64_t)steps;
+	supply_seen = i64_add_sat(supply_seen, i64_sat(steps));
 
 	/* Shares: the pool (the budget, else the host's memory above its
 	 * reserve) divided by weight among the guests that take part. */

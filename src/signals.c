@@ -21,6 +21,13 @@
 /* A balloon change at least this large between two samples is a grow the
  * rates must allow for. */
 #define GROW_SPAN_KIB (16 * 1024)
+/* Consumption is clamped to 64 TiB/s either way: beyond any machine, and
+ * a guest claiming 64 TiB more (or less) used memory a few microseconds
+ * after its last sample would otherwise give a rate beyond int64, and the
+ * policy's prediction over its longest horizon (a day) stays within
+ * uint64. The sample itself is not rejected: the short interval is the
+ * host's doing, not the guest's. */
+#define MAX_CONSUME_KIB_S ((double)MC_SIG_MAX_KIB)
 
 const char *mc_signals_bad_name(uint32_t bit)
 {
@@ -185,8 +192,13 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 
 	{
 		int64_t d = used_kib(cur, out->headroom_kib) - used_kib(prev, headroom(prev));
+		double rate = (double)d * (double)MC_NS_PER_S / (double)dt_ns;
 
-		out->consume_kib_s = (int64_t)((double)d * (double)MC_NS_PER_S / (double)dt_ns);
+		if (rate > MAX_CONSUME_KIB_S)
+			rate = MAX_CONSUME_KIB_S;
+		else if (rate < -MAX_CONSUME_KIB_S)
+			rate = -MAX_CONSUME_KIB_S;
+		out->consume_kib_s = (int64_t)rate;
 		/* Across a grow the guest shows MemTotal up by all of it at
 		 * once but MemAvailable up by 20-30 MiB less for a few seconds
 		 * (measured on real guests): read as it stands, that is

@@ -692,6 +692,40 @@ static void test_copy(void)
 	printf("mc_config_copy is deep\n");
 }
 
+/* mc_config_load_stream: the same result as the file, messages under the
+ * given name, config_path left alone; NUL bytes and an empty buffer. */
+static void test_stream(void)
+{
+	static const char bad[] = "[balance]\nlow = 12x\n[daemon]\nx\0y = 1\n";
+	struct mc_config a = {0}, b;
+	FILE *f;
+
+	CHECK(load(&a, full_file, NULL) == 0);
+	mc_config_defaults(&b);
+	f = fmemopen((void *)full_file, strlen(full_file), "r");
+	CHECK(f && mc_config_load_stream(&b, f, "<mem>", err, sizeof(err)) == 0);
+	fclose(f);
+	CHECK(file_equal(&a, &b) && b.config_path == NULL);
+	mc_config_free(&b);
+
+	mc_config_defaults(&b);
+	f = fmemopen((void *)bad, sizeof(bad) - 1, "r");
+	CHECK(f && mc_config_load_stream(&b, f, "<mem>", err, sizeof(err)) == -EINVAL);
+	fclose(f);
+	CHECK(strstr(err, "<mem>:2: [balance] low: '12x' is not a memory size") != NULL);
+	CHECK(strstr(err, "<mem>:4: the line contains a NUL byte") != NULL);
+	CHECK(count_lines(err) == 2);
+	mc_config_free(&b);
+
+	mc_config_defaults(&b);
+	f = fmemopen((void *)"", 0, "r");
+	CHECK(f && mc_config_load_stream(&b, f, "<mem>", err, sizeof(err)) == 0);
+	fclose(f);
+	mc_config_free(&b);
+	mc_config_free(&a);
+	printf("a configuration from a memory buffer\n");
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -707,6 +741,7 @@ int main(void)
 	test_missing();
 	test_round_trip();
 	test_copy();
+	test_stream();
 	rmdir(tmpdir);
 	printf("%s\n", check_failures ? "FAILED" : "all config file checks passed");
 	return check_failures ? 1 : 0;

@@ -867,6 +867,36 @@ static void test_liar(void)
 
 /* ---- emergency ---------------------------------------------------------- */
 
+/* Found by fuzzing: a rejected sample keeps the balloon size its guest's
+ * driver reported. Summed for the budget, a size near 2^64 overflowed the
+ * signed arithmetic (undefined behaviour; wrapped, it read as room under
+ * the budget and let others grow). Saturated, it is balloons above the
+ * budget: no grants. */
+static void test_absurd_balloon(void)
+{
+	int before = check_failures;
+	struct mc_vdom d[2];
+	struct mc_plan plan;
+	struct mc_balance_params p = defparams();
+	uint64_t g, s;
+
+	d[0] = vdom(1, 2048, 300);
+	d[0].flags = MC_VDOM_UNTRUSTED;
+	d[0].actual_kib = UINT64_MAX - GIB(1);
+	d[1] = vdom(2, 2048, 50);          /* below low: wants to grow */
+	p.budget_kib = GIB(8);
+	CHECK(run_p(d, 2, HOST_PLENTY, &p, NACT, &plan) == 0);
+	sums(&plan, d, &g, &s);
+	CHECK(g == 0);
+	CHECK(act_for(&plan, 0) == NULL);
+	d[0].actual_kib = UINT64_MAX / 2 + GIB(100);
+	CHECK(run_p(d, 2, HOST_PLENTY, &p, NACT, &plan) == 0);
+	sums(&plan, d, &g, &s);
+	CHECK(g == 0);
+	printf("%s - an absurd balloon size in a rejected sample: no overflow, no grants\n",
+	       check_failures == before ? "ok" : "FAIL");
+}
+
 static void test_emergency_reclaim(void)
 {
 	int before = check_failures;
@@ -1239,6 +1269,7 @@ int main(void)
 	test_budget_shares();
 	test_budget_inflight_shrink();
 	test_moving_alone();
+	test_absurd_balloon();
 	test_emergency_reclaim();
 	test_emergency_squeeze();
 	test_enospc();

@@ -206,6 +206,17 @@ int main(void)
 	mc_signals_derive(&a, 2 * S, &sig, &b, 3 * S, 4096 * MIB, 2000 * MIB, &sig2);
 	CHECK(!sig2.fresh && sig2.moved_kib == -200 * (int64_t)MIB);
 	printf("balloon movement between samples reported\n");
+	/* Found by fuzzing: 64 TiB of used memory appearing 2 ns after the
+	 * last sample gave a rate beyond int64 (undefined behaviour; on x86
+	 * INT64_MIN, a guest "freeing" at full speed). Clamped both ways. */
+	a = mk(MC_SIG_MAX_KIB, MC_SIG_MAX_KIB, 0, 0, MC_SIG_MAX_KIB, 100);
+	b = mk(MC_SIG_MAX_KIB, 0, 0, 0, MC_SIG_MAX_KIB, 101);
+	mc_signals_derive(&a, 1 * S, NULL, &b, 1 * S + 2, 0, 0, &sig);
+	CHECK(sig.bad == 0 && sig.has_rates && sig.consume_kib_s == (int64_t)MC_SIG_MAX_KIB);
+	a.val[MC_STAT_LAST_UPDATE] = 102;
+	mc_signals_derive(&b, 1 * S, NULL, &a, 1 * S + 2, 0, 0, &sig);
+	CHECK(sig.bad == 0 && sig.has_rates && sig.consume_kib_s == -(int64_t)MC_SIG_MAX_KIB);
+	printf("consumption over a few nanoseconds is clamped to 64 TiB/s\n");
 
 	for (uint32_t bit = 1; bit < (1u << MC_BAD_NBITS); bit <<= 1)
 		CHECK(strcmp(mc_signals_bad_name(bit), "unknown") != 0);

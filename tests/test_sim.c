@@ -1065,6 +1065,65 @@ static void test_errors(void)
 	mc_hv_destroy(hv);
 }
 
+/* mc_hv_sim_create_stream: a scenario from memory, errors under its name. */
+static void test_stream(void)
+{
+	static const char good[] = "[sim]\nduration = 5s\n[guest:a]\nmax = 1G\n";
+	static const char bad[] = "[sim]\nspeed = fast\n";
+	char err[1024];
+	struct mc_hv *hv = NULL;
+	FILE *f = fmemopen((void *)good, sizeof(good) - 1, "r");
+	int rc = mc_hv_sim_create_stream(f, "<mem>", LOW_KIB, NULL, &hv, err, sizeof(err));
+
+	fclose(f);
+	CHECK(rc == 0 && hv && mc_hv_sim_duration_ms(hv) == 5000);
+	if (hv) {
+		struct mc_dom_info *doms = NULL;
+		size_t n = 0;
+
+		CHECK(hv->ops->start(hv, false) == 0);
+		CHECK(hv->ops->list(hv, &doms, &n) == 0 && n == 1 &&
+		      strcmp(doms[0].name, "a") == 0 && doms[0].max_kib == 1024 * 1024);
+		free(doms);
+	}
+	mc_hv_destroy(hv);
+	f = fmemopen((void *)bad, sizeof(bad) - 1, "r");
+	rc = mc_hv_sim_create_stream(f, "<mem>", LOW_KIB, NULL, &hv, err, sizeof(err));
+	fclose(f);
+	CHECK(rc == -EINVAL && hv == NULL && strstr(err, "<mem>:2: [sim] speed: bad value 'fast'"));
+	/* Found by fuzzing: the text after a section header was echoed as it
+	 * was, control characters and all. */
+	{
+		static const char esc[] = "[sim] \x1b[2Jx\ry\n";
+
+		f = fmemopen((void *)esc, sizeof(esc) - 1, "r");
+		rc = mc_hv_sim_create_stream(f, "<mem>", LOW_KIB, NULL, &hv, err, sizeof(err));
+		fclose(f);
+		CHECK(rc == -EINVAL &&
+		      strstr(err, "<mem>:1: [sim]: unexpected text after ']': '?[2Jx?y'"));
+	}
+	/* Nor a tab in a section name. */
+	{
+		static const char esc[] = "[group\t:g]\ncount = x\n";
+
+		f = fmemopen((void *)esc, sizeof(esc) - 1, "r");
+		rc = mc_hv_sim_create_stream(f, "<mem>", LOW_KIB, NULL, &hv, err, sizeof(err));
+		fclose(f);
+		CHECK(rc == -EINVAL && strstr(err, "<mem>:2: [group?:g] count: bad value 'x'"));
+	}
+	/* Nor the words of a phase in its message. */
+	{
+		static const char esc[] = "[guest:a]\nworkload = \x0b" "free\n";
+
+		f = fmemopen((void *)esc, sizeof(esc) - 1, "r");
+		rc = mc_hv_sim_create_stream(f, "<mem>", LOW_KIB, NULL, &hv, err, sizeof(err));
+		fclose(f);
+		CHECK(rc == -EINVAL &&
+		      strstr(err, "<mem>:2: [guest:a] workload: phase '?free': unknown phase '?free'"));
+	}
+	printf("a scenario from a memory buffer\n");
+}
+
 static void test_shipped(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -1110,6 +1169,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	test_errors();
+	test_stream();
 	test_alloc();
 	test_squeeze();
 	test_balloon_rate();

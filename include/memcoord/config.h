@@ -125,6 +125,11 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
  * missing), or -EINVAL (invalid; c is then unspecified). */
 int mc_config_load_file(struct mc_config *c, const char *path, char *err, size_t errlen);
 
+/* The same from an open stream (a memory buffer: fmemopen); name stands for
+ * the file in messages. Leaves c->config_path alone. */
+int mc_config_load_stream(struct mc_config *c, FILE *f, const char *name,
+			  char *err, size_t errlen);
+
 /* The whole sequence: defaults, argv (for --config), the file, argv again,
  * validation. A missing default file is not an error; a missing --config
  * file is. */

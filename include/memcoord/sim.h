@@ -59,6 +59,12 @@ int mc_hv_sim_create(const char *scenario_path, uint64_t low_kib,
 		     const struct mc_hv_callbacks *cb, struct mc_hv **out,
 		     char *err, size_t errlen);
 
+/* The same from an open stream (a memory buffer: fmemopen); name stands for
+ * the file in messages. */
+int mc_hv_sim_create_stream(FILE *f, const char *name, uint64_t low_kib,
+			    const struct mc_hv_callbacks *cb, struct mc_hv **out,
+			    char *err, size_t errlen);
+
 /* The scenario's own settings (valid after create). */
 double mc_hv_sim_speed(struct mc_hv *hv);          /* clock speed-up, >= 1 */
 int64_t mc_hv_sim_duration_ms(struct mc_hv *hv);   /* simulated length */
