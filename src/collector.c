@@ -214,6 +214,11 @@ static int collect_once(struct mc_collector *c, struct col_state *st)
 
 	if (s->has_stats)
 		derive_signals(c, st, s);
+	else
+		/* A guest booting has no statistics until its balloon driver
+		 * loads, and by then the balloon is inflating toward
+		 * <currentMemory>: remember where it was. */
+		st->last_actual_kib = s->stats.val[MC_STAT_ACTUAL];
 
 	if (!st->stats_known || st->had_stats != s->has_stats) {
 		if (!s->has_stats)

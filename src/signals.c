@@ -58,7 +58,12 @@ static uint32_t check_alone(const struct mc_stats *cur, uint64_t max_kib,
 		MC_STAT_DISK_CACHES, MC_STAT_ACTUAL, MC_STAT_SWAP_IN, MC_STAT_SWAP_OUT,
 	};
 	uint64_t actual = cur->val[MC_STAT_ACTUAL];
-	uint64_t limit = (actual > recent_actual_kib ? actual : recent_actual_kib) + SLACK_KIB;
+	/* Without a previous balloon size (a domain's first sample), the
+	 * guest's figures may come from before its balloon moved at all: a
+	 * guest just booted reports its boot memory while the balloon
+	 * already inflates toward <currentMemory>. Its maximum bounds them. */
+	uint64_t recent = recent_actual_kib ? recent_actual_kib : max_kib;
+	uint64_t limit = (actual > recent ? actual : recent) + SLACK_KIB;
 	uint32_t bad = 0;
 
 	for (size_t i = 0; i < sizeof(mem_tags) / sizeof(mem_tags[0]); i++)

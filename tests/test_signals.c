@@ -82,23 +82,24 @@ int main(void)
 	CHECK(sig2.consume_kib_s == 777);
 	printf("stale sample counted, rates carried\n");
 
-	/* Impossible values are rejected. */
+	/* Impossible values are rejected (the previous sample's balloon was
+	 * the same 1024 MiB). */
 	b = a;
 	b.val[MC_STAT_UNUSED] = 4096 * MIB;
-	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 0, &sig);
+	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 1024 * MIB, &sig);
 	CHECK(sig.bad & MC_BAD_UNUSED);
 	CHECK(sig.headroom_kib == 0);
 	b = a;
 	b.val[MC_STAT_USABLE] = 2000 * MIB;
-	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 0, &sig);
+	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 1024 * MIB, &sig);
 	CHECK(sig.bad & MC_BAD_USABLE);
 	b = a;
 	b.val[MC_STAT_DISK_CACHES] = 3000 * MIB;
-	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 0, &sig);
+	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 1024 * MIB, &sig);
 	CHECK(sig.bad & MC_BAD_CACHES);
 	b = a;
 	b.val[MC_STAT_AVAILABLE] = 3000 * MIB;
-	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 0, &sig);
+	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 1024 * MIB, &sig);
 	CHECK(sig.bad & MC_BAD_AVAILABLE);
 	b = a;
 	b.val[MC_STAT_SWAP_IN] = UINT64_MAX;
@@ -126,9 +127,23 @@ int main(void)
 	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 1024 * MIB, &sig);
 	CHECK(sig.bad == 0);
 	CHECK(sig.headroom_kib == 600 * MIB);
-	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 0, &sig);
+	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 1024 * MIB - 300 * MIB, &sig);
 	CHECK(sig.bad & MC_BAD_AVAILABLE);
 	printf("figures from before a shrink checked against the previous balloon\n");
+
+	/* A domain's first sample: its guest may still report its boot
+	 * memory while the balloon inflates toward <currentMemory>: bounded
+	 * by the maximum, not by the balloon. */
+	b = a;
+	b.val[MC_STAT_ACTUAL] = 700 * MIB;
+	b.val[MC_STAT_AVAILABLE] = 2000 * MIB;
+	b.val[MC_STAT_USABLE] = 1900 * MIB;
+	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 0, &sig);
+	CHECK(sig.bad == 0 && sig.headroom_kib == 700 * MIB);
+	b.val[MC_STAT_AVAILABLE] = 2200 * MIB;
+	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 0, &sig);
+	CHECK(sig.bad & MC_BAD_AVAILABLE);
+	printf("a first sample's figures are bounded by the maximum\n");
 
 	/* Counters and the stats clock going backwards. */
 	a.val[MC_STAT_MAJOR_FAULT] = 1000;

@@ -30,9 +30,7 @@
 # Output: "ok - ..." / "not ok - ..." per check, "# ..." for measurements
 # and for the seed policy's recorded results, and last
 #   e2e: N passed, M failed
-# Checks of behaviour memcoord is known to get wrong today print
-# "not ok - ... # TODO known memcoord issue: ..." and count in neither
-# number (E2E_STRICT=1 counts them as failures).  Exit 0 when all passed, 1
+# Exit 0 when all passed, 1
 # otherwise, 77 when virtualization is unavailable (no qemu-system-x86_64,
 # no libvirtd or virsh).
 #
@@ -43,9 +41,9 @@
 # serial logs and command lines, libvirtd's log.
 #
 # Environment: E2E_OUT (output folder), E2E_CACHE (guest cache folder),
-# E2E_LIBVIRT_MODE=session|system (force a daemon mode), E2E_STRICT=1 (known
-# memcoord issues fail the run), E2E_REANALYZE=1 (run no guests: check the
-# files an earlier run left in the output folder again).
+# E2E_LIBVIRT_MODE=session|system (force a daemon mode), E2E_REANALYZE=1
+# (run no guests: check the files an earlier run left in the output folder
+# again).
 set -uo pipefail
 # The whole script is one compound command, parsed before it runs: editing
 # this file while a lab runs does not change the running lab.
@@ -125,27 +123,6 @@ expect()
 }
 
 measure() { echo "# $SC: $*"; }
-
-# expect_known ISSUE DESCRIPTION CMD...: a check that memcoord is known to
-# fail today (ISSUE says why).  A failure prints "not ok - ... # TODO ISSUE"
-# and is counted apart (TAP's TODO); E2E_STRICT=1 counts it as a failure.
-CHECK_TODO=0
-expect_known()
-{
-	local issue=$1 desc=$2
-	shift 2
-	if [ "$MODE_ASSERT" -ne 1 ]; then
-		expect "$desc" "$@"
-	elif "$@"; then
-		ok "$SC: $desc (known issue did not show: $issue)"
-	elif [ "${E2E_STRICT:-0}" = 1 ]; then
-		not_ok "$SC: $desc (known issue: $issue)"
-	else
-		CHECK_TODO=$((CHECK_TODO + 1))
-		echo "not ok - $SC: $desc # TODO known memcoord issue: $issue"
-	fi
-	return 0
-}
 
 serial_count()
 {
@@ -322,7 +299,6 @@ summary()
 		echo "# runtime: $r"
 	done
 	echo "# runtime: total ${total} s"
-	[ "$CHECK_TODO" -eq 0 ] || echo "# $CHECK_TODO known memcoord issue(s) showed (not ok ... # TODO); E2E_STRICT=1 fails on them"
 	echo "e2e: $CHECK_PASSED passed, $CHECK_FAILED failed"
 }
 

@@ -5,7 +5,6 @@
 # of the guest's clock from its workload's start (~1.5 s after boot);
 # memcoord starts once every guest is ready, a few seconds after boot.
 
-KNOWN_SPIKE="right after a grow the guest's next report shows MemTotal up by the whole grow but MemAvailable up by less, so used memory (MemTotal - MemAvailable) seems to jump and the consumption rate reads 2-3x the real one; the next grant is sized on it"
 
 # ---- 1. one hog, three idle ---------------------------------------------------
 
@@ -72,7 +71,7 @@ sc_hog()
 	cmax=$(grep -oE '^<6>set e2e-a: .*consuming [0-9.]+ MiB/s' "$LAB_OUT/memcoord.log" | sed -E 's/.*consuming ([0-9.]+) MiB.*/\1/' | sort -g | tail -n 1)
 	[ "$policy" = balance ] &&
 		measure "e2e-a allocates at ${rate:-?} MiB/s (host clock); memcoord's grow reasons say it consumes up to ${cmax:-?} MiB/s" &&
-		expect_known "$KNOWN_SPIKE" "memcoord's consumption estimate stays within 1.5x the real rate (${cmax:-?} vs ${rate:-?} MiB/s)" \
+		expect "memcoord's consumption estimate stays within 1.5x the real rate (${cmax:-?} vs ${rate:-?} MiB/s)" \
 			fcmp "${cmax:-1e9}" '<=' "$(calc "${rate:-0} * 1.5")"
 	expect "e2e-a's balloon reached its allocation (peak ${a_peak:-?} MiB >= ${held:-?} MiB held)" \
 		fcmp "${a_peak:-0}" '>=' "${held:-1e9}"
@@ -119,13 +118,11 @@ budget_check()
 	measure "sum of balloons at most ${mx} MiB (budget $b MiB); above budget + $BUDGET_TOL MiB for ${total} s in all, ${longest} s at most at a stretch"
 	expect "the budget held: the sum of balloons never stayed above $b + $BUDGET_TOL MiB for more than 2 s (longest ${longest} s)" \
 		fcmp "$longest" '<=' 2
-	expect_known "$KNOWN_INFLIGHT" "the sum of balloons never went above $b + $BUDGET_TOL MiB, even for a moment (at most ${mx} MiB)" \
+	expect "the sum of balloons never went above $b + $BUDGET_TOL MiB, even for a moment (at most ${mx} MiB)" \
 		fcmp "$mx" '<=' "$((b + BUDGET_TOL))"
 }
 
-KNOWN_INFLIGHT="a grow funded by a reclaim in the same decision is issued with it; the grown guest's balloon deflates at once while the reclaimed one inflates over about a second, so the sum of balloons overshoots the budget by up to the reclaim's size (hundreds of MiB) for about a second"
 
-KNOWN_SHARES="weighted shares are enforced only on grants under contention: guests that got more than their share earlier keep it (nothing is reclaimed toward shares outside an emergency), the share is computed over the guests eligible in that pass (settling guests excluded), and the consumption spike after each grow over-grants early"
 
 # ---- 2. four allocate under a budget ----------------------------------------------
 
@@ -183,17 +180,17 @@ sc_budget()
 	mean_o=$(calc "(${bal[e2e-b]:-0} + ${bal[e2e-c]:-0} + ${bal[e2e-d]:-0}) / 3")
 	expect "the budget was used: ${sum_hold} MiB >= 90% of $BUD_BUDGET MiB" \
 		fcmp "${sum_hold:-0}" '>=' "$(calc "$BUD_BUDGET * 0.9")"
-	expect_known "$KNOWN_SHARES" "a (weight 2) holds more than any weight-1 guest (${bal[e2e-a]} MiB vs the others' mean ${mean_o} MiB)" \
+	expect "a (weight 2) holds more than any weight-1 guest (${bal[e2e-a]} MiB vs the others' mean ${mean_o} MiB)" \
 		fcmp "${bal[e2e-a]:-0}" '>' "$(printf '%s\n' "${bal[e2e-b]}" "${bal[e2e-c]}" "${bal[e2e-d]}" | sort -g | tail -n 1)"
-	expect_known "$KNOWN_SHARES" \
+	expect \
 		"shared by weight: a (weight 2) holds ${bal[e2e-a]} MiB, 1.6..2.4 x the others' mean ${mean_o} MiB" \
 		awk -v a="${bal[e2e-a]:-0}" -v m="$mean_o" 'BEGIN { exit !(a >= 1.6 * m && a <= 2.4 * m) }'
-	expect_known "$KNOWN_SHARES" \
+	expect \
 		"no weight-1 guest above its weighted share ($((BUD_BUDGET / 5)) MiB + 5%) while a is short" \
 		fcmp "$(printf '%s\n' "${bal[e2e-b]}" "${bal[e2e-c]}" "${bal[e2e-d]}" | sort -g | tail -n 1)" '<=' "$(calc "$BUD_BUDGET / 5 * 1.05")"
 	b_omin=$(printf '%s\n' "${bal[e2e-b]}" "${bal[e2e-c]}" "${bal[e2e-d]}" | sort -g | head -n 1)
 	b_omax=$(printf '%s\n' "${bal[e2e-b]}" "${bal[e2e-c]}" "${bal[e2e-d]}" | sort -g | tail -n 1)
-	expect_known "$KNOWN_SHARES" "equal weights, equal shares: b, c, d within 15% of their mean (${b_omin}..${b_omax} MiB)" \
+	expect "equal weights, equal shares: b, c, d within 15% of their mean (${b_omin}..${b_omax} MiB)" \
 		fcmp "$(calc "$b_omax - $b_omin")" '<=' "$(calc "$mean_o * 0.15")"
 	measure "host free memory at least $(tr_host_min_free "$T") MiB (reserve 512 MiB)"
 	expect "the host reserve held (least free $(tr_host_min_free "$T") MiB >= 512)" \
@@ -260,7 +257,6 @@ sc_release()
 	memcoord_clean_exit
 }
 
-KNOWN_BOOT="a guest's first statistics arrive while its balloon is still inflating from its boot size (2048 MiB) to its <currentMemory> (512 MiB); memcoord decides on that transient balloon size at once and sets a target far above <currentMemory> (e.g. 2040 -> 1838 MiB), then shrinks it back step by step"
 
 # ---- 4. a guest started, another destroyed, mid-run --------------------------------
 
@@ -312,7 +308,7 @@ sc_lifecycle()
 	local dmax
 	dmax=$(awk '/^<6>set e2e-d: / { v = $5 + 0; if (v > m) m = v } END { print m + 0 }' "$LAB_OUT/memcoord.log")
 	measure "e2e-d's first balloon change: $(grep -m1 '^<6>set e2e-d: ' "$LAB_OUT/memcoord.log")"
-	expect_known "$KNOWN_BOOT" "memcoord never set the new guest above its start size ($LAB_CUR_MIB MiB; highest target ${dmax} MiB)" \
+	expect "memcoord never set the new guest above its start size ($LAB_CUR_MIB MiB; highest target ${dmax} MiB)" \
 		fcmp "$dmax" '<=' "$((LAB_CUR_MIB + 8))"
 	n=$(awk -F, -v from="$(to_trace "$t_drop")" 'NR > 1 { d = $2; gsub(/"/, "", d) } NR > 1 && d == "e2e-c" && $1 + 0 > from + 3 { n++ } END { print n + 0 }' "$T")
 	expect "no decision includes e2e-c 3 s after its destruction ($n trace rows)" test "$n" -eq 0
