@@ -197,6 +197,7 @@ struct mc_arbiter {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop;                  /* under lock */
+	bool joined;                /* the thread has been joined (halted) */
 	int kicked;                 /* uatomic: samples arrived since last wake */
 	bool done;                  /* under lock: --once decision made */
 	int result;
@@ -525,15 +526,23 @@ void mc_arbiter_get_stats(struct mc_arbiter *a, struct mc_arbiter_stats *out)
 	pthread_mutex_unlock(&a->lock);
 }
 
-void mc_arbiter_stop(struct mc_arbiter *a)
+void mc_arbiter_halt(struct mc_arbiter *a)
 {
-	if (!a)
+	if (!a || a->joined)
 		return;
 	pthread_mutex_lock(&a->lock);
 	a->stop = true;
 	pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->lock);
 	pthread_join(a->thread, NULL);
+	a->joined = true;
+}
+
+void mc_arbiter_stop(struct mc_arbiter *a)
+{
+	if (!a)
+		return;
+	mc_arbiter_halt(a);
 	pthread_cond_destroy(&a->cond);
 	pthread_mutex_destroy(&a->lock);
 	mc_snapshot_fini(&a->snap);

@@ -97,12 +97,15 @@ static void on_hv_event(void *opaque, enum mc_hv_event kind,
 	wake(d);
 }
 
+/* Called by collectors and the host collector. The arbiter they kick is
+ * freed only once they have all been joined (mc_daemon_stop). */
 static void on_published(void *opaque)
 {
 	struct mc_daemon *d = opaque;
+	struct mc_arbiter *a = uatomic_read(&d->arb);
 
-	if (d->arb)
-		mc_arbiter_kick(d->arb);
+	if (a)
+		mc_arbiter_kick(a);
 }
 
 static void on_once_done(void *opaque)
@@ -624,11 +627,11 @@ void mc_daemon_stop(struct mc_daemon *d)
 	d->control = NULL;
 	mc_metrics_stop(d->metrics);
 	d->metrics = NULL;
-	/* 1. No more decisions. */
+	/* 1. No more decisions. The arbiter is freed at the end: collectors
+	 *    and the host collector kick it until they are joined. */
+	mc_arbiter_halt(d->arb);
 	if (d->arb)
 		mc_arbiter_get_stats(d->arb, &d->final);
-	mc_arbiter_stop(d->arb);
-	d->arb = NULL;
 	mc_trace_close(d->trace);
 	d->trace = NULL;
 	/* 2. No more host samples. */
@@ -652,6 +655,9 @@ void mc_daemon_stop(struct mc_daemon *d)
 		mc_domain_free_rcu(d->retiring[i]);
 	}
 	d->nretiring = 0;
+	/* Nobody kicks the arbiter any more. */
+	mc_arbiter_stop(d->arb);
+	uatomic_set(&d->arb, NULL);
 	/* 4. The backend: no more events. */
 	mc_hv_stop(d->hv);
 	/* 5. Every deferred free done before the table goes. */

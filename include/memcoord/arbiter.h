@@ -92,7 +92,11 @@ bool mc_arbiter_done(struct mc_arbiter *a);
 /* 0 if the --once decision ran, -ETIMEDOUT if no sample ever came. */
 int mc_arbiter_result(struct mc_arbiter *a);
 void mc_arbiter_get_stats(struct mc_arbiter *a, struct mc_arbiter_stats *out);
-/* Stop and join the thread, free everything. Accepts NULL. */
+/* Stop and join the thread; no more decisions. The arbiter stays valid
+ * (kicks are harmless, its figures readable) until mc_arbiter_stop, so
+ * threads that kick it may still be running. Accepts NULL; idempotent. */
+void mc_arbiter_halt(struct mc_arbiter *a);
+/* Halt if not yet, free everything. Accepts NULL. */
 void mc_arbiter_stop(struct mc_arbiter *a);
 
 #endif
