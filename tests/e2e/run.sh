@@ -12,10 +12,10 @@
 #              their demand; one has weight 2             (balance, asserted)
 #   release    two allocate under a budget, one releases early, the other
 #              keeps going                                (balance, asserted)
-#   release-seed  the same under the seed policy          (recorded only)
 #   lifecycle  a guest started and another destroyed mid-run
 #   noballoon  a guest that never loads the balloon driver
 #   restart    libvirtd restarted mid-run
+#   X-seed     each of them again under the seed policy   (recorded only)
 #
 # The guest (a Debian cloud kernel, busybox, workload.c) is built once by
 # build-guest.sh into tests/e2e/cache/.  Each scenario starts its own
@@ -60,7 +60,8 @@ TOP=$(cd "$LAB_HERE/../.." && pwd)
 # shellcheck source=analyze.sh
 . "$LAB_HERE/analyze.sh"
 
-ALL_SCENARIOS=(hog hog-seed budget release release-seed lifecycle noballoon restart)
+ALL_SCENARIOS=(hog hog-seed budget budget-seed release release-seed lifecycle lifecycle-seed
+	noballoon noballoon-seed restart restart-seed)
 SCENARIOS=("$@")
 [ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=("${ALL_SCENARIOS[@]}")
 
@@ -94,12 +95,16 @@ run_scenario()
 	case $1 in
 	hog) sc_hog balance 1 ;;
 	hog-seed) sc_hog seed 0 ;;
-	budget) sc_budget ;;
+	budget) sc_budget balance 1 ;;
+	budget-seed) sc_budget seed 0 ;;
 	release) sc_release balance 1 ;;
 	release-seed) sc_release seed 0 ;;
-	lifecycle) sc_lifecycle ;;
-	noballoon) sc_noballoon ;;
-	restart) sc_restart ;;
+	lifecycle) sc_lifecycle balance 1 ;;
+	lifecycle-seed) sc_lifecycle seed 0 ;;
+	noballoon) sc_noballoon balance 1 ;;
+	noballoon-seed) sc_noballoon seed 0 ;;
+	restart) sc_restart balance 1 ;;
+	restart-seed) sc_restart seed 0 ;;
 	esac
 }
 

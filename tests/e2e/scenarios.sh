@@ -134,9 +134,10 @@ BUD_MINAVAIL=48     # polite allocation: stall, not OOM, when short
 
 sc_budget()
 {
-	local g conf t_hold t_hold_tr sum_hold mn how b_omin b_omax mean_o
+	local policy=$1 name=budget g conf t_hold t_hold_tr sum_hold mn how b_omin b_omax mean_o
 	local -A bal=()
-	scenario_begin budget 1 || { not_ok "$SC: set up the scenario (libvirt daemon)"; scenario_end; return; }
+	[ "$policy" = seed ] && name=budget-seed
+	scenario_begin "$name" "$2" || { not_ok "$SC: set up the scenario (libvirt daemon)"; scenario_end; return; }
 	if live; then
 		conf=$LAB_OUT/memcoord.conf
 		cat >"$conf" <<-CONF
@@ -150,7 +151,7 @@ sc_budget()
 			lab_define "$g" "wait:8,alloc:$BUD_RATE:$BUD_SIZE:$BUD_LIMIT,hold:5,free,idle" \
 				"mc.minavail=$BUD_MINAVAIL" || { not_ok "$SC: define $g"; scenario_end; return; }
 		done
-		boot_and_run e2e-a e2e-b e2e-c e2e-d -- --policy balance --config "$conf" || { scenario_end; return; }
+		boot_and_run e2e-a e2e-b e2e-c e2e-d -- --policy "$policy" --config "$conf" || { scenario_end; return; }
 		lab_wait $((8 + BUD_LIMIT + 5 + 40)) all_workloads_over e2e-a e2e-b e2e-c e2e-d
 		died_check && { scenario_end; return; }
 		lab_sleep 2
@@ -273,13 +274,14 @@ mc_has_thread()
 
 sc_lifecycle()
 {
-	local t_drop t_add n
-	scenario_begin lifecycle 1 || { not_ok "$SC: set up the scenario (libvirt daemon)"; scenario_end; return; }
+	local policy=$1 name=lifecycle t_drop t_add n
+	[ "$policy" = seed ] && name=lifecycle-seed
+	scenario_begin "$name" "$2" || { not_ok "$SC: set up the scenario (libvirt daemon)"; scenario_end; return; }
 	if live; then
 		lab_define e2e-a "wait:5,alloc:10:300,hold:30,free,idle" && lab_define e2e-b "" &&
 			lab_define e2e-c "" && lab_define e2e-d "" ||
 			{ not_ok "$SC: define the guests"; scenario_end; return; }
-		boot_and_run e2e-a e2e-b e2e-c -- --policy balance || { scenario_end; return; }
+		boot_and_run e2e-a e2e-b e2e-c -- --policy "$policy" || { scenario_end; return; }
 		lab_sleep 5 || { died_check; scenario_end; return; }
 		lab_start e2e-d
 		lab_wait 15 grep -q '^<[0-9]>e2e-d: domain is running; collecting its statistics$' "$LAB_OUT/memcoord.log"
@@ -324,12 +326,13 @@ sc_lifecycle()
 
 sc_noballoon()
 {
-	local n
-	scenario_begin noballoon 1 || { not_ok "$SC: set up the scenario (libvirt daemon)"; scenario_end; return; }
+	local policy=$1 name=noballoon n
+	[ "$policy" = seed ] && name=noballoon-seed
+	scenario_begin "$name" "$2" || { not_ok "$SC: set up the scenario (libvirt daemon)"; scenario_end; return; }
 	if live; then
 		lab_define e2e-a "" "mc.noballoon" && lab_define e2e-b "wait:3,alloc:10:120,hold:2,idle" ||
 			{ not_ok "$SC: define the guests"; scenario_end; return; }
-		boot_and_run e2e-a e2e-b -- --policy balance || { scenario_end; return; }
+		boot_and_run e2e-a e2e-b -- --policy "$policy" || { scenario_end; return; }
 		lab_wait 40 workload_over e2e-b
 		died_check && { scenario_end; return; }
 		lab_sleep 3
@@ -352,8 +355,9 @@ sc_noballoon()
 
 sc_restart()
 {
-	local sets_after
-	scenario_begin restart 1 || { not_ok "$SC: set up the scenario (libvirt daemon)"; scenario_end; return; }
+	local policy=$1 name=restart sets_after
+	[ "$policy" = seed ] && name=restart-seed
+	scenario_begin "$name" "$2" || { not_ok "$SC: set up the scenario (libvirt daemon)"; scenario_end; return; }
 	if live; then
 		if [ "$LAB_MODE" = system-theirs ]; then
 			echo "# $SC: skipped: the system libvirtd is not ours to restart"
@@ -362,7 +366,7 @@ sc_restart()
 		fi
 		lab_define e2e-a "wait:5,alloc:10:350,hold:3,free,idle" && lab_define e2e-b "" ||
 			{ not_ok "$SC: define the guests"; scenario_end; return; }
-		boot_and_run e2e-a e2e-b -- --policy balance || { scenario_end; return; }
+		boot_and_run e2e-a e2e-b -- --policy "$policy" || { scenario_end; return; }
 		# Restart while e2e-a is allocating.
 		lab_wait 30 lab_serial_has e2e-a '^MC-STAT'
 		lab_sleep 8 || { died_check; scenario_end; return; }
