@@ -312,6 +312,7 @@ static int bench_cost(const char *scenario, long n, int warm_s, int measure_s)
 /* ---- 4. churn ----------------------------------------------------------- */
 
 #define CHURN_MAX 100000
+#define CHURN_STEPS 256
 
 struct churn {
 	struct mc_daemon *d;
@@ -373,8 +374,9 @@ static int bench_churn(const char *scenario, double from_s, double rate)
 	pthread_t th;
 	int64_t start, dur_ns, *lat, *seen_lat;
 	size_t nl = 0, ns = 0, nlate = 0, nmiss = 0;
-	long rss[32], thr[32], live[32];
-	int64_t at[32];
+	/* Every 5 s for up to 20 minutes (churn-600.ini runs 10). */
+	long rss[CHURN_STEPS], thr[CHURN_STEPS], live[CHURN_STEPS];
+	int64_t at[CHURN_STEPS];
 	int k = 0;
 	const struct mc_sim_result *res;
 
@@ -395,7 +397,7 @@ static int bench_churn(const char *scenario, double from_s, double rate)
 		return 2;
 	start = bu_now_ns();
 	/* RSS and threads every 5 s, and once more after the end. */
-	for (int64_t t = 5 * MC_NS_PER_S; t <= dur_ns && k < 30; t += 5 * MC_NS_PER_S) {
+	for (int64_t t = 5 * MC_NS_PER_S; t <= dur_ns && k < CHURN_STEPS; t += 5 * MC_NS_PER_S) {
 		run_until(c.d, start + t);
 		at[k] = t / MC_NS_PER_S;
 		rss[k] = bu_rss_kib();

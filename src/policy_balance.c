@@ -184,11 +184,16 @@ static bool sharing(const struct mc_vdom *d)
  * share even in a pass where it is not growing. */
 #define BAL_ACTIVE_KIB_S 1024
 
-/* Wants memory now or is consuming it: the part of its share it does not
- * hold is kept free for it while others borrow beyond theirs. */
-static bool active(const struct mc_vdom *d, const struct bal_dom *x)
+/* Wants memory now, grew within the cooldown, or is consuming: the part
+ * of its share it does not hold is kept free for it while others borrow
+ * beyond theirs. (Recent growth counts on its own: between two grows a
+ * guest's consumption can read near zero for a sample.) */
+static bool active(const struct mc_vdom *d, const struct bal_dom *x,
+		   const struct mc_balance_params *p, int64_t now)
 {
 	if (x->role != ROLE_NONE)
+		return true;
+	if (d->last_grow_ns && now - d->last_grow_ns < p->cooldown_ms * MC_NS_PER_MS)
 		return true;
 	return !(d->flags & (MC_VDOM_NO_RATES | MC_VDOM_UNTRUSTED)) &&
 	       d->consume_kib_s >= BAL_ACTIVE_KIB_S;
@@ -482,7 +487,7 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 		 * part of an active guest's share it does not hold yet is
 		 * kept for it. Without one, the host's free memory goes to
 		 * whoever needs it now. */
-		if (p->budget_kib && active(d, x))
+		if (p->budget_kib && active(d, x, p, v->now_ns))
 			x->claim = sub_sat(min_u64(x->entitled, d->max_kib), held_kib(d));
 		reserved += x->claim;
 		if (x->role == ROLE_GROW) {

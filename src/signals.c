@@ -21,6 +21,8 @@
 /* A balloon change at least this large between two samples is a grow the
  * rates must allow for. */
 #define GROW_SPAN_KIB (16 * 1024)
+/* Fresh samples in a row that may keep the previous consumption estimate. */
+#define MAX_CARRIED 2
 /* Consumption is clamped to 64 TiB/s either way: beyond any machine, and
  * a guest claiming 64 TiB more (or less) used memory a few microseconds
  * after its last sample would otherwise give a rate beyond int64, and the
@@ -178,6 +180,7 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 				out->unabsorbed = prev_sig->unabsorbed;
 				out->has_rates = prev_sig->has_rates;
 				out->consume_kib_s = prev_sig->consume_kib_s;
+				out->carried = prev_sig->carried;
 				out->swap_in_kib_s = prev_sig->swap_in_kib_s;
 				out->swap_out_kib_s = prev_sig->swap_out_kib_s;
 				out->major_fault_s = prev_sig->major_fault_s;
@@ -204,16 +207,20 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 		else if (rate < -MAX_CONSUME_KIB_S)
 			rate = -MAX_CONSUME_KIB_S;
 		out->consume_kib_s = (int64_t)rate;
-		/* Across a grow the guest shows MemTotal up by all of it at
-		 * once but MemAvailable up by 20-30 MiB less for a few seconds
-		 * (measured on real guests): read as it stands, that is
-		 * consumption that is not there, two to three times the real
-		 * rate, and the next grant would be sized on it. An interval
-		 * in which the balloon grew may lower the estimate, not
-		 * raise it; the next interval without a grow measures again. */
+		/* Across a grow the guest's MemTotal and MemAvailable move
+		 * out of step (measured on real guests): MemTotal up by all
+		 * of it at once but MemAvailable by 20-30 MiB less for a few
+		 * seconds, or, reported in the middle of the deflate, both
+		 * part of the way. Read as it stands, that interval shows
+		 * consumption two to three times the real rate, or none at
+		 * all. Keep the previous estimate instead — twice in a row at
+		 * most, so that a guest grown at every sample is measured
+		 * again. */
 		if (sub_or_zero(cur->val[MC_STAT_ACTUAL], prev->val[MC_STAT_ACTUAL]) >= GROW_SPAN_KIB &&
-		    prev_sig && prev_sig->has_rates && prev_sig->consume_kib_s < out->consume_kib_s)
+		    prev_sig && prev_sig->has_rates && prev_sig->carried < MAX_CARRIED) {
 			out->consume_kib_s = prev_sig->consume_kib_s;
+			out->carried = prev_sig->carried + 1;
+		}
 	}
 	out->has_rates = true;
 

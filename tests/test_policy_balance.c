@@ -1246,6 +1246,46 @@ static void test_moving_alone(void)
 	report("a balloon moving on its own (boot) is not decided on", before);
 }
 
+/* Seen on real guests: b, c and d at their shares (600 MiB of a 3000 MiB
+ * budget) and below low, a (weight 2) at 733.7 MiB, consuming, between two
+ * grows. What is left of the budget is a's to take: none of b, c, d is
+ * grown beyond its share. */
+static void test_budget_shares_live(void)
+{
+	int before = check_failures;
+	struct mc_vdom d[4];
+	struct mc_plan plan;
+	struct mc_balance_params p = defparams();
+
+	p.budget_kib = MIB(3000);
+	p.high_kib = MIB(256);
+	p.target_kib = MIB(192);
+	d[0] = vdom(1, 733, 200);
+	d[0].weight = 2;
+	d[0].last_set_ns = d[0].last_grow_ns = NOW - SEC(1);
+	d[0].last_target_kib = d[0].actual_kib;
+	d[1] = vdom(2, 600, 96);
+	d[2] = vdom(3, 607, 102);
+	d[3] = vdom(4, 600, 86);
+	for (int i = 0; i < 4; i++) {
+		d[i].consume_kib_s = MIB(18);
+		d[i].max_kib = MIB(2048);
+		d[i].floor_kib = MIB(200);
+		if (i)
+			d[i].last_set_ns = d[i].last_grow_ns = NOW - SEC(3);
+		d[i].last_target_kib = d[i].actual_kib;
+	}
+	/* a's consumption read near zero between two grows (its guest
+	 * reported in the middle of a deflate): it grew a second ago, which
+	 * keeps its share for it. */
+	d[0].consume_kib_s = 0;
+	CHECK(run_p(d, 4, HOST_PLENTY, &p, NACT, &plan) == 0);
+	for (uint32_t i = 1; i < 4; i++) {
+		CHECK(target_of(&plan, d, i) <= MIB(600) + MIB(8));
+	}
+	report("budget: guests at their shares wait while a heavier one is short of its own", before);
+}
+
 int main(void)
 {
 	test_grow_low();
@@ -1267,6 +1307,7 @@ int main(void)
 	test_weights();
 	test_liar();
 	test_budget_shares();
+	test_budget_shares_live();
 	test_budget_inflight_shrink();
 	test_moving_alone();
 	test_absurd_balloon();

@@ -31,11 +31,14 @@ struct mc_signals {
 	bool has_rates;            /* rates derived from a previous trusted sample */
 	uint64_t headroom_kib;     /* usable, else unused + disk_caches, capped at actual */
 	int64_t consume_kib_s;     /* d(MemTotal - headroom)/dt; negative when
-				    * freeing. Across a grow of the balloon it
-				    * is at most the previous estimate: the
-				    * guest's MemAvailable takes seconds to
-				    * show all of a deflate, so that interval
-				    * reads as consumption that is not there */
+				    * freeing. Across a grow of the balloon the
+				    * previous estimate is kept (twice in a row
+				    * at most): a guest reporting during or
+				    * just after a deflate shows MemTotal and
+				    * MemAvailable out of step, which reads as
+				    * consumption far above or below the real */
+	uint32_t carried;          /* fresh samples in a row that kept the
+				    * previous consumption estimate */
 	uint64_t swap_in_kib_s;
 	uint64_t swap_out_kib_s;
 	uint64_t major_fault_s;

@@ -411,9 +411,12 @@ lab_when()
 
 lab_memcoord_start()
 {
-	"$MEMCOORD" -c "$LAB_URI" --trace "$LAB_OUT/trace.csv" "$@" >"$LAB_OUT/memcoord.log" 2>&1 &
+	# Its own control socket: never the system's /run/memcoord one.
+	"$MEMCOORD" -c "$LAB_URI" --trace "$LAB_OUT/trace.csv" \
+		--control-socket "$LAB_OUT/memcoord.sock" "$@" >"$LAB_OUT/memcoord.log" 2>&1 &
 	LAB_MC_PID=$!
-	printf '%s\n' "$MEMCOORD -c $LAB_URI --trace $LAB_OUT/trace.csv $*" >"$LAB_OUT/memcoord.cmd"
+	printf '%s\n' "$MEMCOORD -c $LAB_URI --trace $LAB_OUT/trace.csv --control-socket $LAB_OUT/memcoord.sock $*" \
+		>"$LAB_OUT/memcoord.cmd"
 	lab_note "memcoord started (pid $LAB_MC_PID): $*"
 	if ! wait_until 10 grep -q '^<[0-9]>connected to ' "$LAB_OUT/memcoord.log"; then
 		echo "# memcoord did not connect within 10 s" >&2
@@ -429,6 +432,10 @@ lab_mc_alive()
 lab_memcoord_stop()
 {
 	[ -n "$LAB_MC_PID" ] || return 0
+	# What `memcoord status` showed last, for whoever looks into a run.
+	proc_alive "$LAB_MC_PID" &&
+		timeout 5 "$MEMCOORD" status --control-socket "$LAB_OUT/memcoord.sock" \
+			>"$LAB_OUT/status.txt" 2>&1
 	LAB_MC_STATUS=
 	if proc_alive "$LAB_MC_PID"; then
 		kill -TERM "$LAB_MC_PID" 2>/dev/null
