@@ -44,8 +44,6 @@
 #include "memcoord/policy.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,31 +99,6 @@ size_t mc_balance_scratch_size(size_t ndom)
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 static uint64_t sub_sat(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
-
-/* MiB with one decimal for reasons ("-12.5", "256"). Digits by hand: a
- * contended pass formats thousands of these, and snprintf dominated. */
-static const char *mib(char buf[24], int64_t kib)
-{
-	int64_t tenths = (kib * 10 + (kib >= 0 ? 512 : -512)) / 1024;
-	uint64_t t = (uint64_t)(tenths < 0 ? -tenths : tenths);
-	char tmp[24];
-	int n = 0, o = 0;
-
-	if (t % 10)
-		tmp[n++] = (char)('0' + t % 10), tmp[n++] = '.';
-	t /= 10;
-	do {
-		tmp[n++] = (char)('0' + t % 10);
-		t /= 10;
-	} while (t);
-	if (tenths < 0)
-		buf[o++] = '-';
-	while (n)
-		buf[o++] = tmp[--n];
-	buf[o] = '\0';
-	return buf;
-}
-
 
 static bool settling(const struct mc_vdom *d)
 {
@@ -414,7 +387,6 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 	int64_t host_avail, host_net, budget_now, budget_seen, supply_seen, grantable;
 	size_t ng = 0;
 	bool emergency = false, contention = false, allow_over = false;
-	char m1[24], m2[24], m3[24], m4[24], m5[24];
 	int r;
 
 	if (!v->n)
@@ -606,35 +578,29 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 		}
 	}
 
-	/* Emit: shrinks (step + extra + squeeze), then grants. */
+	/* Emit: shrinks (step + extra + squeeze), then grants. Reasons carry
+	 * their figures; the text is made only where it is read. */
 	for (size_t i = 0; i < v->n; i++) {
 		const struct mc_vdom *d = &v->dom[i];
 		struct bal_dom *x = &b[i];
 		uint64_t take = x->step + x->extra + x->squeeze;
+		struct mc_reason why = { .v = { (int64_t)d->headroom_kib } };
 
 		/* Steps below the minimum were dropped in classify; extra and
 		 * squeeze amounts were counted as supply, so all are issued. */
 		if (x->role == ROLE_GROW || take == 0)
 			continue;
-		if (x->squeeze && !emergency)
-			r = mc_plan_push(plan, (uint32_t)i, d->actual_kib - take,
-				 "rebalance: others below low, usable %s MiB, -%s MiB (weight %u)",
-				 mib(m1, (int64_t)d->headroom_kib), mib(m2, (int64_t)take), x->weight);
-		else if (x->squeeze)
-			r = mc_plan_push(plan, (uint32_t)i, d->actual_kib - take,
-				 "squeeze: host/budget short, usable %s MiB, -%s MiB (weight %u)",
-				 mib(m1, (int64_t)d->headroom_kib), mib(m2, (int64_t)take), x->weight);
-		else if (x->extra)
-			r = mc_plan_push(plan, (uint32_t)i, d->actual_kib - take,
-				 "reclaim: %s, usable %s MiB > target %s MiB, -%s MiB",
-				 emergency ? "host/budget short" : "others need memory",
-				 mib(m1, (int64_t)d->headroom_kib), mib(m2, (int64_t)p->target_kib),
-				 mib(m3, (int64_t)take));
-		else
-			r = mc_plan_push(plan, (uint32_t)i, d->actual_kib - take,
-				 "shrink: usable %s MiB > high %s MiB, -%s MiB",
-				 mib(m1, (int64_t)d->headroom_kib), mib(m2, (int64_t)p->high_kib),
-				 mib(m3, (int64_t)take));
+		if (x->squeeze) {
+			why.kind = emergency ? MC_REASON_SQUEEZE : MC_REASON_REBALANCE;
+			why.n = x->weight;
+			why.v[1] = (int64_t)take;
+		} else {
+			why.kind = x->extra ? MC_REASON_RECLAIM : MC_REASON_SHRINK;
+			why.flags = x->extra && emergency ? MC_REASON_SHORT : 0;
+			why.v[1] = (int64_t)(x->extra ? p->target_kib : p->high_kib);
+			why.v[2] = (int64_t)take;
+		}
+		r = mc_plan_push(plan, (uint32_t)i, d->actual_kib - take, &why);
 		if (r < 0)
 			return r;
 	}
@@ -642,29 +608,31 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 		uint32_t i = idx[k];
 		const struct mc_vdom *d = &v->dom[i];
 		struct bal_dom *x = &b[i];
+		struct mc_reason why = { .flags = contention ? MC_REASON_SHARED : 0 };
 
 		if (x->grant < BAL_MIN_GROW_KIB)
 			continue;
-		if (x->why == WHY_PRESSURE)
-			r = mc_plan_push(plan, i, d->actual_kib + x->grant,
-				 "grow: pressure (swap %s MiB/s, %llu major faults/s), usable %s MiB, +%s MiB%s",
-				 mib(m1, (int64_t)(d->swap_in_kib_s + d->swap_out_kib_s)),
-				 (unsigned long long)d->major_fault_s,
-				 mib(m2, (int64_t)d->headroom_kib), mib(m3, (int64_t)x->grant),
-				 contention ? " (shared by weight)" : "");
-		else if (x->why == WHY_PREDICT)
-			r = mc_plan_push(plan, i, d->actual_kib + x->grant,
-				 "grow: usable %s MiB, consuming %s MiB/s, below low %s MiB within %s s, +%s MiB%s",
-				 mib(m1, (int64_t)d->headroom_kib), mib(m2, d->consume_kib_s),
-				 mib(m3, (int64_t)p->low_kib), mib(m4, p->horizon_ms * 1024 / 1000),
-				 mib(m5, (int64_t)x->grant), contention ? " (shared by weight)" : "");
-		else
-			r = mc_plan_push(plan, i, d->actual_kib + x->grant,
-				 "grow: usable %s MiB < low %s MiB, consuming %s MiB/s, +%s MiB%s",
-				 mib(m1, (int64_t)d->headroom_kib), mib(m2, (int64_t)p->low_kib),
-				 mib(m3, d->flags & MC_VDOM_NO_RATES ? 0 : d->consume_kib_s),
-				 mib(m4, (int64_t)x->grant),
-				 contention ? " (shared by weight)" : "");
+		if (x->why == WHY_PRESSURE) {
+			why.kind = MC_REASON_GROW_PRESSURE;
+			why.v[0] = (int64_t)(d->swap_in_kib_s + d->swap_out_kib_s);
+			why.v[1] = (int64_t)d->major_fault_s;
+			why.v[2] = (int64_t)d->headroom_kib;
+			why.v[3] = (int64_t)x->grant;
+		} else if (x->why == WHY_PREDICT) {
+			why.kind = MC_REASON_GROW_PREDICT;
+			why.v[0] = (int64_t)d->headroom_kib;
+			why.v[1] = d->consume_kib_s;
+			why.v[2] = (int64_t)p->low_kib;
+			why.v[3] = p->horizon_ms * 1024 / 1000;
+			why.v[4] = (int64_t)x->grant;
+		} else {
+			why.kind = MC_REASON_GROW_LOW;
+			why.v[0] = (int64_t)d->headroom_kib;
+			why.v[1] = (int64_t)p->low_kib;
+			why.v[2] = d->flags & MC_VDOM_NO_RATES ? 0 : d->consume_kib_s;
+			why.v[3] = (int64_t)x->grant;
+		}
+		r = mc_plan_push(plan, i, d->actual_kib + x->grant, &why);
 		if (r < 0)
 			return r;
 	}
