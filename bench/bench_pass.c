@@ -96,8 +96,8 @@ static struct mc_sample *gen_sample(struct mc_domain *d, enum mix mx, uint64_t s
 	} else if (r < grow + give) {
 		head = MIB(range(385, 4096));
 	} else if (mx == QUIET) {
-		/* Between the watermarks, nearly flat: nothing to do. */
-		head = MIB(range(140, 300));
+		/* Between the default watermarks, nearly flat: nothing to do. */
+		head = MIB(range(MC_DEF_LOW_MIB + 12, MC_DEF_HIGH_MIB - 16));
 		s->sig.consume_kib_s = (int64_t)range(0, 64) - 32;
 	} else {
 		head = MIB(range(128, 384));

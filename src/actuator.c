@@ -225,7 +225,7 @@ static void act_note(struct mc_domain *rd, const struct act_eval *e,
 		la->old_kib = e->d->actual_kib;
 		la->new_kib = e->target_kib;
 		la->dry_run = dry_run;
-		mc_strlcpy(la->reason, act->reason, sizeof(la->reason));
+		mc_reason_format(act, la->reason, sizeof(la->reason));
 		mc_domain_publish_action(rd, la);
 	}
 	if (dry_run)
@@ -237,12 +237,22 @@ static void act_note(struct mc_domain *rd, const struct act_eval *e,
 		uatomic_add(&rd->shrunk_kib, e->d->actual_kib - e->target_kib);
 }
 
+/* The text of an action's reason for a line logged at `level`: made only
+ * when that line is written (a pass plans thousands of actions). */
+static const char *act_reason(const struct mc_action *act, enum mc_log_level level,
+			      char buf[MC_REASON_LEN])
+{
+	if (level > mc_log_get_level())
+		return "";
+	return mc_reason_format(act, buf, MC_REASON_LEN);
+}
+
 /* Issue one balloon change (or log it in dry-run). Returns 0 if applied,
  * -ENOENT if the domain vanished, another negative errno on failure. */
 static int act_set(struct mc_actuator *a, const struct act_eval *e,
 		   const struct mc_action *act, int64_t now_ns)
 {
-	char from[MC_MIB_STR_LEN], to[MC_MIB_STR_LEN];
+	char from[MC_MIB_STR_LEN], to[MC_MIB_STR_LEN], why[MC_REASON_LEN];
 	int r;
 
 	mc_fmt_mib(from, e->d->actual_kib);
@@ -267,7 +277,8 @@ static int act_set(struct mc_actuator *a, const struct act_eval *e,
 			rcu_read_unlock();
 		}
 		mc_log(repeat ? MC_LOG_DEBUG : MC_LOG_INFO, "would set %s: %s -> %s MiB (%s)",
-		       e->name, from, to, act->reason);
+		       e->name, from, to,
+		       act_reason(act, repeat ? MC_LOG_DEBUG : MC_LOG_INFO, why));
 		a->stats.applied++;
 		return 0;
 	}
@@ -284,7 +295,8 @@ static int act_set(struct mc_actuator *a, const struct act_eval *e,
 		a->stats.failed++;
 		return r;
 	}
-	mc_info("set %s: %s -> %s MiB (%s)", e->name, from, to, act->reason);
+	mc_info("set %s: %s -> %s MiB (%s)", e->name, from, to,
+		act_reason(act, MC_LOG_INFO, why));
 	a->stats.applied++;
 	mc_hist_add(&a->stats.react_ns, now_ns - e->d->taken_ns);
 
@@ -422,8 +434,10 @@ int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
 				if (e.clamped)
 					a->stats.clamped++;
 				a->stats.skipped++;
+				char why[MC_REASON_LEN];
+
 				mc_debug("not setting %s: %s (%s)", e.name, e.why,
-					 act->reason);
+					 act_reason(act, MC_LOG_DEBUG, why));
 				if (out)
 					out[i] = (struct mc_applied){MC_APPLIED_SKIPPED, 0, e.why};
 				continue;

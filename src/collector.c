@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "memcoord/log.h"
+#include "memcoord/wake.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define MC_SANITIZED 1
@@ -107,6 +108,7 @@ struct col_state {
 	uint32_t bad_logged;    /* MC_BAD_* kinds already logged for this domain */
 	unsigned long epoch;    /* registry epoch of the last collection */
 	uint64_t last_actual_kib;  /* balloon of the previous sample */
+	struct mc_wake_mark wake;  /* for the arbiter's wake-up (wake.h) */
 };
 
 /* Check the new sample against the last trusted one and derive its rates.
@@ -148,6 +150,22 @@ static void derive_signals(struct mc_collector *c, struct col_state *st,
 	s->bad_total = st->bad_total;
 }
 
+/* Whether a new sample may call for a decision now (wake.h), against the
+ * running configuration; the interval's pass sees every other one. */
+static bool wants_decision(const struct mc_collector_env *env, struct mc_wake_mark *mark,
+			   const struct mc_sample *s)
+{
+	struct mc_config *cfg;
+	bool wake = true;
+
+	rcu_read_lock();
+	cfg = rcu_dereference(env->reg->cfg);
+	if (cfg)
+		wake = mc_wake_domain(mark, s, &cfg->params.bal);
+	rcu_read_unlock();
+	return wake;
+}
+
 /* Read the domain once and publish a sample. Returns 0, or a negative errno
  * when nothing was published. */
 static int collect_once(struct mc_collector *c, struct col_state *st)
@@ -156,6 +174,7 @@ static int collect_once(struct mc_collector *c, struct col_state *st)
 	struct mc_dom_info info;
 	struct mc_sample *s;
 	unsigned long epoch = uatomic_read(&c->env.reg->epoch);
+	bool wake;
 	int rc;
 
 	if (epoch != st->epoch) {
@@ -166,6 +185,7 @@ static int collect_once(struct mc_collector *c, struct col_state *st)
 		st->period_set = false;
 		st->has_prev = false;
 		st->has_last_sig = false;
+		st->wake = (struct mc_wake_mark){ 0 };
 	}
 	if (!st->h) {
 		rc = hv->ops->dom_open(hv, c->d->uuid, &st->h);
@@ -230,8 +250,9 @@ static int collect_once(struct mc_collector *c, struct col_state *st)
 		st->had_stats = s->has_stats;
 	}
 
+	wake = wants_decision(&c->env, &st->wake, s);
 	mc_domain_publish(c->d, s);
-	if (c->env.published)
+	if (wake && c->env.published)
 		c->env.published(c->env.opaque);
 	return 0;
 }
@@ -387,10 +408,17 @@ static void *hostmon_main(void *arg)
 		int rc = s ? h->env.hv->ops->host_mem(h->env.hv, &s->mem) : -ENOMEM;
 
 		if (rc == 0) {
+			struct mc_config *cfg;
+			bool wake;
+
 			s->seq = ++seq;
 			s->taken_ns = mc_now_ns();
+			rcu_read_lock();
+			cfg = rcu_dereference(h->env.reg->cfg);
+			wake = !cfg || mc_wake_host(seq == 1, &s->mem, &cfg->params.bal);
+			rcu_read_unlock();
 			mc_registry_publish_host(h->env.reg, s);
-			if (h->env.published)
+			if (wake && h->env.published)
 				h->env.published(h->env.opaque);
 			last_err = 0;
 		} else {

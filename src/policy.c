@@ -2,8 +2,6 @@
 #include "memcoord/policy.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 /* Every policy the daemon can run; the first is not implicitly the default
@@ -24,18 +22,15 @@ const struct mc_policy *mc_policy_find(const char *name)
 }
 
 int mc_plan_push(struct mc_plan *plan, uint32_t dom, uint64_t target_kib,
-		 const char *fmt, ...)
+		 const struct mc_reason *why)
 {
 	struct mc_action *a;
-	va_list ap;
 
 	if (plan->n >= plan->cap)
 		return -ENOSPC;
 	a = &plan->act[plan->n++];
 	a->dom = dom;
 	a->target_kib = target_kib;
-	va_start(ap, fmt);
-	vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
-	va_end(ap);
+	a->reason = *why;
 	return 0;
 }

@@ -44,8 +44,6 @@
 #include "memcoord/policy.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,31 +103,6 @@ static uint64_t add_sat(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UI
 static int64_t i64_sat(uint64_t a) { return a > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)a; }
 /* a + b for b >= 0, saturating at INT64_MAX. */
 static int64_t i64_add_sat(int64_t a, int64_t b) { return a > INT64_MAX - b ? INT64_MAX : a + b; }
-
-/* MiB with one decimal for reasons ("-12.5", "256"). Digits by hand: a
- * contended pass formats thousands of these, and snprintf dominated. */
-static const char *mib(char buf[24], int64_t kib)
-{
-	int64_t tenths = (kib * 10 + (kib >= 0 ? 512 : -512)) / 1024;
-	uint64_t t = (uint64_t)(tenths < 0 ? -tenths : tenths);
-	char tmp[24];
-	int n = 0, o = 0;
-
-	if (t % 10)
-		tmp[n++] = (char)('0' + t % 10), tmp[n++] = '.';
-	t /= 10;
-	do {
-		tmp[n++] = (char)('0' + t % 10);
-		t /= 10;
-	} while (t);
-	if (tenths < 0)
-		buf[o++] = '-';
-	while (n)
-		buf[o++] = tmp[--n];
-	buf[o] = '\0';
-	return buf;
-}
-
 
 static bool settling(const struct mc_vdom *d)
 {
@@ -218,91 +191,86 @@ static bool pressured(const struct mc_vdom *d, const struct mc_balance_params *p
 	       d->major_fault_s >= p->fault_pressure_s;
 }
 
-/* Step 1: roles, needs, and what each guest could give. */
-static void classify(const struct mc_view *v, const struct mc_balance_params *p,
-		     struct bal_dom *b)
+/* Step 1, for one guest: its role, its need, and what it could give. */
+static void classify(const struct mc_vdom *d, const struct mc_balance_params *p,
+		     int64_t now, struct bal_dom *x)
 {
-	for (size_t i = 0; i < v->n; i++) {
-		const struct mc_vdom *d = &v->dom[i];
-		struct bal_dom *x = &b[i];
-		uint64_t h, floor, room, consume = 0, want, predicted;
-		bool press, cooling;
+	uint64_t h, floor, room, consume = 0, want, predicted;
+	bool press, cooling;
+	int st;
 
-		int st;
+	memset(x, 0, sizeof(*x));
+	x->weight = d->weight ? d->weight : 1;
+	if (!eligible(d, p))
+		return;
+	st = stuck(d, p, now);
+	/* Balloon still growing, or grants that vanished without the
+	 * headroom following, three times in a row: not granted more
+	 * until its figures answer (the count resets when the headroom
+	 * rises). */
+	if (st > 0 || d->unabsorbed >= BAL_UNABSORBED_MAX)
+		return;
+	x->eligible = true;
+	h = d->headroom_kib;
+	floor = d->floor_kib > d->max_kib ? d->max_kib : d->floor_kib;
+	room = sub_sat(d->max_kib, d->actual_kib);
+	press = pressured(d, p);
+	/* A grant the headroom did not follow makes the consumption
+	 * look like the grant: not a rate to predict from. */
+	if (!(d->flags & MC_VDOM_NO_RATES) && d->consume_kib_s > 0 && !d->unabsorbed)
+		consume = (uint64_t)d->consume_kib_s;
 
-		memset(x, 0, sizeof(*x));
-		x->weight = d->weight ? d->weight : 1;
-		if (!eligible(d, p))
-			continue;
-		st = stuck(d, p, v->now_ns);
-		/* Balloon still growing, or grants that vanished without the
-		 * headroom following, three times in a row: not granted more
-		 * until its figures answer (the count resets when the headroom
-		 * rises). */
-		if (st > 0 || d->unabsorbed >= BAL_UNABSORBED_MAX)
-			continue;
-		x->eligible = true;
-		h = d->headroom_kib;
-		floor = d->floor_kib > d->max_kib ? d->max_kib : d->floor_kib;
-		room = sub_sat(d->max_kib, d->actual_kib);
-		press = pressured(d, p);
-		/* A grant the headroom did not follow makes the consumption
-		 * look like the grant: not a rate to predict from. */
-		if (!(d->flags & MC_VDOM_NO_RATES) && d->consume_kib_s > 0 && !d->unabsorbed)
-			consume = (uint64_t)d->consume_kib_s;
+	/* Grow ahead of need: when the headroom will be below low
+	 * within the horizon at the current consumption rate. */
+	predicted = consume * (uint64_t)p->horizon_ms / 1000;
+	if (h < p->low_kib + predicted || press) {
+		want = p->target_kib + predicted;
+		x->need = sub_sat(want, h);
+		/* Pressure with enough headroom on paper (cache that
+		 * will not come back): still give it a low mark. */
+		if (press && x->need < p->low_kib)
+			x->need = p->low_kib;
+		x->need = min_u64(x->need, room);
+		x->why = press && h >= p->low_kib ? WHY_PRESSURE
+		       : h >= p->low_kib ? WHY_PREDICT : WHY_LOW;
+		x->role = x->need >= BAL_MIN_GROW_KIB ? ROLE_GROW : ROLE_HOLD;
+		return;
+	}
 
-		/* Grow ahead of need: when the headroom will be below low
-		 * within the horizon at the current consumption rate. */
-		predicted = consume * (uint64_t)p->horizon_ms / 1000;
-		if (h < p->low_kib + predicted || press) {
-			want = p->target_kib + predicted;
-			x->need = sub_sat(want, h);
-			/* Pressure with enough headroom on paper (cache that
-			 * will not come back): still give it a low mark. */
-			if (press && x->need < p->low_kib)
-				x->need = p->low_kib;
-			x->need = min_u64(x->need, room);
-			x->why = press && h >= p->low_kib ? WHY_PRESSURE
-			       : h >= p->low_kib ? WHY_PREDICT : WHY_LOW;
-			x->role = x->need >= BAL_MIN_GROW_KIB ? ROLE_GROW : ROLE_HOLD;
-			continue;
+	cooling = d->last_grow_ns &&
+		  now - d->last_grow_ns < p->cooldown_ms * MC_NS_PER_MS;
+	if (cooling || st < 0)
+		return;
+	/* Never below the floor, nor below used memory + low. */
+	{
+		uint64_t to_floor = sub_sat(d->actual_kib, floor);
+		uint64_t above_target = sub_sat(h, p->target_kib);
+
+		x->can_give = true;
+		/* The step: shrink_step, or shrink_pct of the surplus
+		 * when that is larger — a guest that just freed
+		 * gigabytes returns them in seconds, one with a little
+		 * surplus loses it gently. */
+		if (h > p->high_kib) {
+			uint64_t step = p->shrink_step_kib;
+			uint64_t pct = above_target / 100 * p->shrink_pct;
+
+			if (pct > step)
+				step = pct;
+			x->step = min_u64(min_u64(step, above_target), to_floor);
 		}
-
-		cooling = d->last_grow_ns &&
-			  v->now_ns - d->last_grow_ns < p->cooldown_ms * MC_NS_PER_MS;
-		if (cooling || st < 0)
-			continue;
-		/* Never below the floor, nor below used memory + low. */
-		{
-			uint64_t to_floor = sub_sat(d->actual_kib, floor);
-			uint64_t above_target = sub_sat(h, p->target_kib);
-
-			x->can_give = true;
-			/* The step: shrink_step, or shrink_pct of the surplus
-			 * when that is larger — a guest that just freed
-			 * gigabytes returns them in seconds, one with a little
-			 * surplus loses it gently. */
-			if (h > p->high_kib) {
-				uint64_t step = p->shrink_step_kib;
-				uint64_t pct = above_target / 100 * p->shrink_pct;
-
-				if (pct > step)
-					step = pct;
-				x->step = min_u64(min_u64(step, above_target), to_floor);
-			}
-			if (x->step < BAL_MIN_SHRINK_KIB)
-				x->step = 0;
-			else
-				x->why = WHY_SURPLUS;
-			x->extra_cap = sub_sat(min_u64(above_target, to_floor), x->step);
-			/* Squeezing may go below target headroom, down to
-			 * the floor or to used memory, never below. */
-			x->squeeze_cap = sub_sat(min_u64(h, to_floor), x->step + x->extra_cap);
-			/* Rebalancing (others below low, nothing else to
-			 * give) stops at low headroom. */
-			x->comfort_cap = sub_sat(min_u64(sub_sat(h, p->low_kib), to_floor),
-						 x->step + x->extra_cap);
-		}
+		if (x->step < BAL_MIN_SHRINK_KIB)
+			x->step = 0;
+		else
+			x->why = WHY_SURPLUS;
+		x->extra_cap = sub_sat(min_u64(above_target, to_floor), x->step);
+		/* Squeezing may go below target headroom, down to
+		 * the floor or to used memory, never below. */
+		x->squeeze_cap = sub_sat(min_u64(h, to_floor), x->step + x->extra_cap);
+		/* Rebalancing (others below low, nothing else to
+		 * give) stops at low headroom. */
+		x->comfort_cap = sub_sat(min_u64(sub_sat(h, p->low_kib), to_floor),
+					 x->step + x->extra_cap);
 	}
 }
 
@@ -420,10 +388,11 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 	uint32_t *idx;
 	uint64_t sum_held = 0, steps = 0, demand = 0, inflight = 0, pending = 0;
 	uint64_t pool, wsum = 0, within_demand = 0, over_demand = 0, reserved = 0;
+	uint64_t surplus = 0;    /* extra_cap of all: surplus above target */
+	uint64_t reclaimed = 0;  /* extra + squeeze taken, outside an emergency */
 	int64_t host_avail, host_net, budget_now, budget_seen, supply_seen, grantable;
 	size_t ng = 0;
 	bool emergency = false, contention = false, allow_over = false;
-	char m1[24], m2[24], m3[24], m4[24], m5[24];
 	int r;
 
 	if (!v->n)
@@ -432,10 +401,14 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 		return -EINVAL;
 	idx = (uint32_t *)((char *)scratch + v->n * sizeof(struct bal_dom));
 
-	classify(v, p, b);
+	/* One walk over the view for step 1 and its sums: at 10,000 guests
+	 * the view and the working state are megabytes, and each walk over
+	 * them costs more than the arithmetic in it. */
 	for (size_t i = 0; i < v->n; i++) {
 		const struct mc_vdom *d = &v->dom[i];
 
+		classify(d, p, v->now_ns, &b[i]);
+		surplus += b[i].extra_cap;
 		/* Saturating: a rejected sample keeps the balloon size the
 		 * guest's driver reported, however absurd. */
 		sum_held = add_sat(sum_held, held_kib(d));
@@ -517,18 +490,18 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 			b[i].grant = 0;
 		ng = 0;
 	} else {
-		uint64_t surplus = 0, total = within_demand + over_demand;
+		uint64_t total = within_demand + over_demand;
 
-		for (size_t i = 0; i < v->n; i++)
-			surplus += b[i].extra_cap;
 		if ((uint64_t)supply_seen + surplus >= total) {
 			/* Enough for every need, with the surplus of guests
 			 * above their target headroom: reclaim what is
 			 * missing, in proportion to the surplus. */
 			allow_over = true;
-			if ((uint64_t)supply_seen < total)
-				supply_seen += (int64_t)take_proportional(b, v->n,
+			if ((uint64_t)supply_seen < total) {
+				reclaimed = take_proportional(b, v->n,
 					total - (uint64_t)supply_seen, TAKE_SURPLUS);
+				supply_seen += (int64_t)reclaimed;
+			}
 		} else {
 			/* Step 3: contention. Needs count only within shares.
 			 * Surplus is reclaimed, in proportion, for what they
@@ -544,6 +517,7 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 				got = take_proportional(b, v->n, within_demand - (uint64_t)supply_seen,
 							TAKE_SURPLUS);
 				supply_seen += (int64_t)got;
+				reclaimed += got;
 				for (size_t k = 0; k < ng; k++)
 					if (v->dom[idx[k]].headroom_kib < p->low_kib)
 						starving += b[idx[k]].need;
@@ -557,6 +531,7 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 						got += take_proportional(b, v->n, want - got,
 									 TAKE_COMFORT);
 					supply_seen += (int64_t)got;
+					reclaimed += got;
 				}
 			}
 		}
@@ -567,11 +542,7 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 	 * read at that moment), the budget's does not. */
 	grantable = 0;
 	if (!emergency) {
-		uint64_t taken = steps;
-
-		for (size_t i = 0; i < v->n; i++)
-			taken += b[i].extra + b[i].squeeze;
-		grantable = (int64_t)taken + host_net;
+		grantable = (int64_t)(steps + reclaimed) + host_net;
 		if (budget_now < grantable)
 			grantable = budget_now;
 		if (grantable < 0)
@@ -617,35 +588,29 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 		}
 	}
 
-	/* Emit: shrinks (step + extra + squeeze), then grants. */
+	/* Emit: shrinks (step + extra + squeeze), then grants. Reasons carry
+	 * their figures; the text is made only where it is read. */
 	for (size_t i = 0; i < v->n; i++) {
 		const struct mc_vdom *d = &v->dom[i];
 		struct bal_dom *x = &b[i];
 		uint64_t take = x->step + x->extra + x->squeeze;
+		struct mc_reason why = { .v = { (int64_t)d->headroom_kib } };
 
 		/* Steps below the minimum were dropped in classify; extra and
 		 * squeeze amounts were counted as supply, so all are issued. */
 		if (x->role == ROLE_GROW || take == 0)
 			continue;
-		if (x->squeeze && !emergency)
-			r = mc_plan_push(plan, (uint32_t)i, d->actual_kib - take,
-				 "rebalance: others below low, usable %s MiB, -%s MiB (weight %u)",
-				 mib(m1, (int64_t)d->headroom_kib), mib(m2, (int64_t)take), x->weight);
-		else if (x->squeeze)
-			r = mc_plan_push(plan, (uint32_t)i, d->actual_kib - take,
-				 "squeeze: host/budget short, usable %s MiB, -%s MiB (weight %u)",
-				 mib(m1, (int64_t)d->headroom_kib), mib(m2, (int64_t)take), x->weight);
-		else if (x->extra)
-			r = mc_plan_push(plan, (uint32_t)i, d->actual_kib - take,
-				 "reclaim: %s, usable %s MiB > target %s MiB, -%s MiB",
-				 emergency ? "host/budget short" : "others need memory",
-				 mib(m1, (int64_t)d->headroom_kib), mib(m2, (int64_t)p->target_kib),
-				 mib(m3, (int64_t)take));
-		else
-			r = mc_plan_push(plan, (uint32_t)i, d->actual_kib - take,
-				 "shrink: usable %s MiB > high %s MiB, -%s MiB",
-				 mib(m1, (int64_t)d->headroom_kib), mib(m2, (int64_t)p->high_kib),
-				 mib(m3, (int64_t)take));
+		if (x->squeeze) {
+			why.kind = emergency ? MC_REASON_SQUEEZE : MC_REASON_REBALANCE;
+			why.n = x->weight;
+			why.v[1] = (int64_t)take;
+		} else {
+			why.kind = x->extra ? MC_REASON_RECLAIM : MC_REASON_SHRINK;
+			why.flags = x->extra && emergency ? MC_REASON_SHORT : 0;
+			why.v[1] = (int64_t)(x->extra ? p->target_kib : p->high_kib);
+			why.v[2] = (int64_t)take;
+		}
+		r = mc_plan_push(plan, (uint32_t)i, d->actual_kib - take, &why);
 		if (r < 0)
 			return r;
 	}
@@ -653,29 +618,31 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 		uint32_t i = idx[k];
 		const struct mc_vdom *d = &v->dom[i];
 		struct bal_dom *x = &b[i];
+		struct mc_reason why = { .flags = contention ? MC_REASON_SHARED : 0 };
 
 		if (x->grant < BAL_MIN_GROW_KIB)
 			continue;
-		if (x->why == WHY_PRESSURE)
-			r = mc_plan_push(plan, i, d->actual_kib + x->grant,
-				 "grow: pressure (swap %s MiB/s, %llu major faults/s), usable %s MiB, +%s MiB%s",
-				 mib(m1, (int64_t)(d->swap_in_kib_s + d->swap_out_kib_s)),
-				 (unsigned long long)d->major_fault_s,
-				 mib(m2, (int64_t)d->headroom_kib), mib(m3, (int64_t)x->grant),
-				 contention ? " (shared by weight)" : "");
-		else if (x->why == WHY_PREDICT)
-			r = mc_plan_push(plan, i, d->actual_kib + x->grant,
-				 "grow: usable %s MiB, consuming %s MiB/s, below low %s MiB within %s s, +%s MiB%s",
-				 mib(m1, (int64_t)d->headroom_kib), mib(m2, d->consume_kib_s),
-				 mib(m3, (int64_t)p->low_kib), mib(m4, p->horizon_ms * 1024 / 1000),
-				 mib(m5, (int64_t)x->grant), contention ? " (shared by weight)" : "");
-		else
-			r = mc_plan_push(plan, i, d->actual_kib + x->grant,
-				 "grow: usable %s MiB < low %s MiB, consuming %s MiB/s, +%s MiB%s",
-				 mib(m1, (int64_t)d->headroom_kib), mib(m2, (int64_t)p->low_kib),
-				 mib(m3, d->flags & MC_VDOM_NO_RATES ? 0 : d->consume_kib_s),
-				 mib(m4, (int64_t)x->grant),
-				 contention ? " (shared by weight)" : "");
+		if (x->why == WHY_PRESSURE) {
+			why.kind = MC_REASON_GROW_PRESSURE;
+			why.v[0] = (int64_t)(d->swap_in_kib_s + d->swap_out_kib_s);
+			why.v[1] = (int64_t)d->major_fault_s;
+			why.v[2] = (int64_t)d->headroom_kib;
+			why.v[3] = (int64_t)x->grant;
+		} else if (x->why == WHY_PREDICT) {
+			why.kind = MC_REASON_GROW_PREDICT;
+			why.v[0] = (int64_t)d->headroom_kib;
+			why.v[1] = d->consume_kib_s;
+			why.v[2] = (int64_t)p->low_kib;
+			why.v[3] = p->horizon_ms * 1024 / 1000;
+			why.v[4] = (int64_t)x->grant;
+		} else {
+			why.kind = MC_REASON_GROW_LOW;
+			why.v[0] = (int64_t)d->headroom_kib;
+			why.v[1] = (int64_t)p->low_kib;
+			why.v[2] = d->flags & MC_VDOM_NO_RATES ? 0 : d->consume_kib_s;
+			why.v[3] = (int64_t)x->grant;
+		}
+		r = mc_plan_push(plan, i, d->actual_kib + x->grant, &why);
 		if (r < 0)
 			return r;
 	}

@@ -21,15 +21,9 @@
 #include "memcoord/policy.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "memcoord/hv.h"
-
-/* Hex of the first 4 UUID bytes: names live in the actuator's meta, so a
- * reason points at the other domain of a transfer by this short form. */
-#define SEED_SHORT_UUID_LEN 9
 
 static bool seed_eligible(const struct mc_vdom *d)
 {
@@ -39,12 +33,18 @@ static bool seed_eligible(const struct mc_vdom *d)
 	       (d->present & (1u << MC_STAT_UNUSED)) != 0;
 }
 
-static const char *seed_short_uuid(char buf[SEED_SHORT_UUID_LEN],
-				   const uint8_t uuid[MC_UUID_LEN])
+/* The first 4 UUID bytes: names live in the actuator's meta, so a reason
+ * points at the other domain of a transfer by this short form. */
+static uint32_t seed_short_uuid(const uint8_t uuid[MC_UUID_LEN])
 {
-	snprintf(buf, SEED_SHORT_UUID_LEN, "%02x%02x%02x%02x",
-		 uuid[0], uuid[1], uuid[2], uuid[3]);
-	return buf;
+	return (uint32_t)uuid[0] << 24 | (uint32_t)uuid[1] << 16 | (uint32_t)uuid[2] << 8 | uuid[3];
+}
+
+/* A figure for a reason (int64_t; the reason's text shows no more than
+ * that). */
+static int64_t kib(uint64_t x)
+{
+	return x > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)x;
 }
 
 static uint64_t seed_grow(uint64_t actual_kib, uint64_t by_kib)
@@ -73,9 +73,6 @@ int mc_policy_seed_decide(const struct mc_view *v, const struct mc_seed_params *
 {
 	const uint64_t loaded = p->loaded_kib, freet = p->free_kib;
 	const size_t first = plan->n;
-	char m1[MC_MIB_STR_LEN], m2[MC_MIB_STR_LEN], m3[MC_MIB_STR_LEN], m4[MC_MIB_STR_LEN],
-	     m5[MC_MIB_STR_LEN];
-	char u[SEED_SHORT_UUID_LEN];
 	const struct mc_vdom *d1 = NULL, *d2 = NULL;
 	uint32_t i1 = 0, i2 = 0;
 	int r = 0;
@@ -106,29 +103,28 @@ int mc_policy_seed_decide(const struct mc_view *v, const struct mc_seed_params *
 		/* Step 2: D1 is loaded. */
 		if (d2 != d1 && d2->unused_kib >= freet) {
 			r = mc_plan_push(plan, i1, seed_grow(d1->actual_kib, loaded),
-				      "seed: unused %s MiB <= loaded %s MiB, +%s MiB from uuid %s (unused %s MiB)",
-				      mc_fmt_mib(m1, d1->unused_kib), mc_fmt_mib(m2, loaded),
-				      mc_fmt_mib(m3, loaded), seed_short_uuid(u, d2->uuid),
-				      mc_fmt_mib(m4, d2->unused_kib));
+				&(struct mc_reason){ .kind = MC_REASON_SEED_TAKE,
+					.n = seed_short_uuid(d2->uuid),
+					.v = { kib(d1->unused_kib), kib(loaded), kib(loaded),
+					       kib(d2->unused_kib) } });
 			if (r < 0)
 				goto out;
 			r = mc_plan_push(plan, i2, seed_shrink(d2->actual_kib, loaded),
-				      "seed: unused %s MiB >= free %s MiB, -%s MiB to uuid %s (unused %s MiB)",
-				      mc_fmt_mib(m1, d2->unused_kib), mc_fmt_mib(m2, freet),
-				      mc_fmt_mib(m3, loaded), seed_short_uuid(u, d1->uuid),
-				      mc_fmt_mib(m4, d1->unused_kib));
+				&(struct mc_reason){ .kind = MC_REASON_SEED_GIVE,
+					.n = seed_short_uuid(d1->uuid),
+					.v = { kib(d2->unused_kib), kib(freet), kib(loaded),
+					       kib(d1->unused_kib) } });
 		} else {
 			r = mc_plan_push(plan, i1, seed_grow(d1->actual_kib, freet),
-				      "seed: unused %s MiB <= loaded %s MiB, no domain has >= free %s MiB unused, +%s MiB from the host",
-				      mc_fmt_mib(m1, d1->unused_kib), mc_fmt_mib(m2, loaded),
-				      mc_fmt_mib(m3, freet), mc_fmt_mib(m4, freet));
+				&(struct mc_reason){ .kind = MC_REASON_SEED_HOST_GROW,
+					.v = { kib(d1->unused_kib), kib(loaded), kib(freet),
+					       kib(freet) } });
 		}
 	} else if (d2->unused_kib >= freet) {
 		/* Step 3: nobody is loaded, D2 wastes memory. */
 		r = mc_plan_push(plan, i2, seed_shrink(d2->actual_kib, loaded),
-			      "seed: unused %s MiB >= free %s MiB, -%s MiB back to the host",
-			      mc_fmt_mib(m1, d2->unused_kib), mc_fmt_mib(m2, freet),
-			      mc_fmt_mib(m3, loaded));
+			&(struct mc_reason){ .kind = MC_REASON_SEED_HOST_GIVE,
+				.v = { kib(d2->unused_kib), kib(freet), kib(loaded) } });
 	}
 	if (r < 0)
 		goto out;
@@ -148,10 +144,9 @@ int mc_policy_seed_decide(const struct mc_view *v, const struct mc_seed_params *
 			    seed_has_action(plan, first, before, (uint32_t)i))
 				continue;
 			r = mc_plan_push(plan, (uint32_t)i, seed_shrink(d->actual_kib, loaded),
-				      "seed: host free %s MiB < loaded %s MiB, unused %s MiB > free %s MiB, reclaim %s MiB",
-				      mc_fmt_mib(m1, v->host.free_kib), mc_fmt_mib(m2, loaded),
-				      mc_fmt_mib(m3, d->unused_kib), mc_fmt_mib(m4, freet),
-				      mc_fmt_mib(m5, loaded));
+				&(struct mc_reason){ .kind = MC_REASON_SEED_RECLAIM,
+					.v = { kib(v->host.free_kib), kib(loaded),
+					       kib(d->unused_kib), kib(freet), kib(loaded) } });
 			if (r < 0)
 				goto out;
 		}

@@ -80,12 +80,13 @@ void mc_trace_pass(struct mc_trace *t, int64_t now_ns, const struct mc_view *v,
 		const struct mc_vdom *d = &v->dom[i];
 		int k = t->action_of[i];
 		const char *action = "none", *reason = "";
+		char text[MC_REASON_LEN];
 		uint64_t target = d->actual_kib;
 
 		if (k >= 0) {
 			const struct mc_action *a = &p->act[k];
 
-			reason = a->reason;
+			reason = mc_reason_format(a, text, sizeof(text));
 			if (res && res[k].status == MC_APPLIED_SKIPPED)
 				action = "skipped";
 			else if (res && res[k].status == MC_APPLIED_FAILED)

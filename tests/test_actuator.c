@@ -101,7 +101,7 @@ static struct mc_hv fake_hv = { .ops = &fake_ops, .priv = &fk };
 #define HOST(free_mib, taken) { .has_free = true, .free_kib = MIB(free_mib), \
 				.total_kib = MIB(16384), .taken_ns = (taken) }
 
-#define ACT(i, kib) { .dom = (i), .target_kib = (kib), .reason = "test" }
+#define ACT(i, kib) { .dom = (i), .target_kib = (kib) }
 
 static const struct mc_vmeta meta[] = {
 	{ "dom0" }, { "dom1" }, { "dom2" }, { "dom3" }, { "dom4" }, { "dom5" },
@@ -474,10 +474,21 @@ static void test_stamp(void)
 	act.reg = &reg;
 	fk.fail_uuid[0] = 2;
 	fk.fail_rc = -EIO;
+	/* The policy's reason is made text for the status' last action. */
+	a[0].reason = (struct mc_reason){ .kind = MC_REASON_SHRINK,
+					  .v = { MIB(300), MIB(256), MIB(124) } };
 	/* dom0 stamped; dom1 failed: not stamped; dom2 has no record. */
 	CHECK(apply(d, 3, (struct mc_vhost)HOST(8192, 100), a, 3, 1000) == 2);
 	CHECK(r1 && uatomic_read(&r1->last_set_ns) == 1000);
 	CHECK(r2 && uatomic_read(&r2->last_set_ns) == 0);
+	rcu_read_lock();
+	{
+		struct mc_last_action *la = r1 ? rcu_dereference(r1->last_action) : NULL;
+
+		CHECK(la && la->new_kib == MIB(900) &&
+		      strcmp(la->reason, "shrink: usable 300 MiB > high 256 MiB, -124 MiB") == 0);
+	}
+	rcu_read_unlock();
 
 	mc_actuator_init(&act, &fake_hv, &reg, &dry);
 	d[0].last_set_ns = 0;
@@ -491,7 +502,7 @@ static void test_stamp(void)
 		mc_domain_free_rcu(r2);
 	rcu_barrier();
 	mc_registry_destroy(&reg);
-	report("successful real changes stamp last_set_ns; dry-run does not", before);
+	report("successful real changes stamp last_set_ns and the reason's text; dry-run does not stamp", before);
 }
 
 int main(void)

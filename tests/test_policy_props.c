@@ -43,6 +43,16 @@
 
 #include "check.h"
 
+/* The text of an action's reason (formatted on demand; a ring of buffers so
+ * that a few can be used in one expression). */
+static const char *reason(const struct mc_action *a)
+{
+	static char buf[4][MC_REASON_LEN];
+	static unsigned k;
+
+	return mc_reason_format(a, buf[k++ % 4], MC_REASON_LEN);
+}
+
 #define MIB(x) ((uint64_t)(x) * 1024u)
 #define GIB(x) (MIB(x) * 1024u)
 
@@ -458,6 +468,8 @@ static bool check_view(const struct mc_view *v, const struct mc_balance_params *
 		const struct mc_action *a = &plan.act[k];
 		const struct mc_vdom *d;
 		const char *why;
+		char rtext[MC_REASON_LEN];
+		const char *r = mc_reason_format(a, rtext, sizeof(rtext));
 		uint64_t t = a->target_kib, floor;
 
 		PROP(a->dom < v->n, "action %zu for domain %u of %zu", k, a->dom, v->n);
@@ -466,20 +478,20 @@ static bool check_view(const struct mc_view *v, const struct mc_balance_params *
 		seen[a->dom] = 1;
 		why = ineligible_why(d, p, v->now_ns);
 		PROP(!why, "domain %u acted on although %s (target %" PRIu64 ", \"%s\")",
-		     a->dom, why, t, a->reason);
-		PROP(memchr(a->reason, '\0', MC_REASON_LEN) && a->reason[0],
-		     "domain %u: empty reason", a->dom);
-		PROP(t != d->actual_kib, "domain %u: no-op action (\"%s\")", a->dom, a->reason);
+		     a->dom, why, t, r);
+		PROP(r[0] && strlen(r) < MC_REASON_LEN - 1,
+		     "domain %u: empty or truncated reason (\"%s\")", a->dom, r);
+		PROP(t != d->actual_kib, "domain %u: no-op action (\"%s\")", a->dom, r);
 		PROP(!(in_stuck_window(d, p, v->now_ns, MIB(8)) && d->last_target_kib < d->actual_kib &&
 		       t < d->actual_kib),
-		     "domain %u shrunk although its balloon failed to shrink (\"%s\")", a->dom, a->reason);
+		     "domain %u shrunk although its balloon failed to shrink (\"%s\")", a->dom, r);
 		floor = d->floor_kib < d->max_kib ? d->floor_kib : d->max_kib;
 		if (t > d->actual_kib) {
 			grants += t - d->actual_kib;
 			slack += MIN_GROW_KIB;
 			sum_after += t - d->actual_kib;
-			PROP(strncmp(a->reason, "grow: ", 6) == 0,
-			     "domain %u grown with reason \"%s\"", a->dom, a->reason);
+			PROP(strncmp(r, "grow: ", 6) == 0,
+			     "domain %u grown with reason \"%s\"", a->dom, r);
 			PROP(t <= d->max_kib, "domain %u grown to %" PRIu64 " above max %" PRIu64,
 			     a->dom, t, d->max_kib);
 			PROP(d->actual_kib < floor || t >= floor,
@@ -491,18 +503,18 @@ static bool check_view(const struct mc_view *v, const struct mc_balance_params *
 
 			shrinks += s;
 			sum_after -= s;
-			PROP(strncmp(a->reason, "shrink: ", 8) == 0 ||
-			     strncmp(a->reason, "reclaim: ", 9) == 0 ||
-			     strncmp(a->reason, "squeeze: ", 9) == 0 ||
-			     strncmp(a->reason, "rebalance: ", 11) == 0,
-			     "domain %u shrunk with reason \"%s\"", a->dom, a->reason);
+			PROP(strncmp(r, "shrink: ", 8) == 0 ||
+			     strncmp(r, "reclaim: ", 9) == 0 ||
+			     strncmp(r, "squeeze: ", 9) == 0 ||
+			     strncmp(r, "rebalance: ", 11) == 0,
+			     "domain %u shrunk with reason \"%s\"", a->dom, r);
 			PROP(t >= floor, "domain %u shrunk to %" PRIu64 " below floor %" PRIu64
 			     " (actual %" PRIu64 ")", a->dom, t, floor, d->actual_kib);
 			PROP(s <= d->headroom_kib, "domain %u shrunk by %" PRIu64
 			     " below its used memory (headroom %" PRIu64 ")", a->dom, s, d->headroom_kib);
 			/* Outside an emergency nobody goes below target, but
 			 * a rebalance for guests below low goes down to low. */
-			if (strncmp(a->reason, "rebalance: ", 11) == 0) {
+			if (strncmp(r, "rebalance: ", 11) == 0) {
 				PROP(!emergency && starving_exists(v, p),
 				     "domain %u rebalanced without a guest below low, or in an emergency",
 				     a->dom);
@@ -510,18 +522,18 @@ static bool check_view(const struct mc_view *v, const struct mc_balance_params *
 				     "domain %u rebalanced to headroom %" PRIu64 " < low %" PRIu64,
 				     a->dom, d->headroom_kib - s, p->low_kib);
 			}
-			PROP(emergency || strncmp(a->reason, "rebalance: ", 11) == 0 ||
+			PROP(emergency || strncmp(r, "rebalance: ", 11) == 0 ||
 			     d->headroom_kib - s >= p->target_kib,
 			     "domain %u shrunk by %" PRIu64 " to headroom %" PRIu64
 			     " < target %" PRIu64 " outside an emergency (\"%s\")", a->dom, s,
-			     d->headroom_kib - s, p->target_kib, a->reason);
+			     d->headroom_kib - s, p->target_kib, r);
 			PROP(!d->last_grow_ns ||
 			     v->now_ns - d->last_grow_ns >= p->cooldown_ms * MC_NS_PER_MS,
 			     "domain %u shrunk %" PRId64 " ms after a grow (cooldown %" PRId64 " ms)",
 			     a->dom, (int64_t)((v->now_ns - d->last_grow_ns) / MC_NS_PER_MS), p->cooldown_ms);
-			PROP(emergency || strncmp(a->reason, "squeeze: ", 9) != 0,
+			PROP(emergency || strncmp(r, "squeeze: ", 9) != 0,
 			     "domain %u squeezed outside an emergency", a->dom);
-			if (strncmp(a->reason, "shrink: ", 8) == 0) {
+			if (strncmp(r, "shrink: ", 8) == 0) {
 				PROP(s <= p->shrink_step_kib, "domain %u: plain shrink %" PRIu64
 				     " > step %" PRIu64, a->dom, s, p->shrink_step_kib);
 				steps += s;
@@ -678,7 +690,7 @@ static void dump(const struct mc_view *v, const struct mc_balance_params *p)
 			for (size_t k = 0; k < plan.n; k++)
 				fprintf(stderr, "  plan: [%u] %" PRIu64 " -> %" PRIu64 " KiB: %s\n",
 					plan.act[k].dom, v->dom[plan.act[k].dom].actual_kib,
-					plan.act[k].target_kib, plan.act[k].reason);
+					plan.act[k].target_kib, reason(&plan.act[k]));
 	}
 }
 

@@ -1,10 +1,11 @@
 /* memcoord — the arbiter thread.
  *
- * It wakes on its interval and when collectors publish new samples
- * (coalesced: many publishes, one wake-up; a reactive policy decides on
- * them, spaced by ten times the last pass's duration — 1 to 20 ms — so that
- * the arbiter takes about a tenth of a core at most), copies the latest consistent view
- * of all domains and the host out of the registry inside one short RCU read
+ * It wakes on its interval and when collectors publish samples that may
+ * call for a decision (wake.h; coalesced: many publishes, one wake-up; a
+ * reactive policy decides on them, spaced by ten times the last pass's CPU
+ * time — 1 to 20 ms — so that the arbiter takes about a tenth of a core at
+ * most), copies the latest consistent view of all domains and the host out
+ * of the registry inside one short RCU read
  * section, calls the (pure) policy, and hands the plan to the actuator. */
 #ifndef MEMCOORD_ARBITER_H
 #define MEMCOORD_ARBITER_H

@@ -2,7 +2,7 @@
  *
  * A collector reads its domain's info and balloon statistics every period,
  * publishes an immutable mc_sample into the domain's record and tells the
- * arbiter. It sleeps on a condition variable, so a stop request wakes it at
+ * arbiter when the sample may call for a decision (wake.h). It sleeps on a condition variable, so a stop request wakes it at
  * once. Collectors started together (at start-up, after a resync) jitter
  * their first collection over one period so that thousands of them do not
  * call the hypervisor in lockstep; one started by a lifecycle event
@@ -24,7 +24,8 @@ struct mc_collector_env {
 	struct mc_registry *reg;
 	int period_ms;                    /* stats period */
 	int jitter_ms;                    /* first collection within [0, jitter) */
-	void (*published)(void *opaque);  /* called after each new sample */
+	void (*published)(void *opaque);  /* called after a new sample that may
+					   * call for a decision (wake.h) */
 	void *opaque;
 };
 

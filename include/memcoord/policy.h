@@ -75,11 +75,43 @@ struct mc_view {
 	struct mc_vdom *dom;
 };
 
+/* Why a policy planned an action: its kind and the figures its text shows.
+ * A pass plans thousands of actions and the actuator applies few of them,
+ * so the text is made only where it is read (mc_reason_format: the
+ * actuator's log line and status, the trace, tests). */
+enum mc_reason_kind {
+	MC_REASON_NONE = 0,       /* not given (actions made by hand) */
+	/* balance; v[] in KiB, KiB/s or counts, in the order of the text */
+	MC_REASON_GROW_LOW,       /* headroom, low, consumption, grant */
+	MC_REASON_GROW_PREDICT,   /* headroom, consumption, low, horizon (ms * 1024 / 1000), grant */
+	MC_REASON_GROW_PRESSURE,  /* swap in + out rate, major faults/s, headroom, grant */
+	MC_REASON_SHRINK,         /* headroom, high, taken */
+	MC_REASON_RECLAIM,        /* headroom, target, taken */
+	MC_REASON_REBALANCE,      /* headroom, taken; n = weight */
+	MC_REASON_SQUEEZE,        /* headroom, taken; n = weight */
+	/* seed; v[] in KiB; n = the other domain's first 4 UUID bytes */
+	MC_REASON_SEED_TAKE,      /* unused, loaded, grown by, other's unused */
+	MC_REASON_SEED_GIVE,      /* unused, free, shrunk by, other's unused */
+	MC_REASON_SEED_HOST_GROW, /* unused, loaded, free, grown by */
+	MC_REASON_SEED_HOST_GIVE, /* unused, free, shrunk by */
+	MC_REASON_SEED_RECLAIM,   /* host free, loaded, unused, free, reclaimed */
+};
+
+#define MC_REASON_SHARED 0x1u  /* grow: divided by weight under contention */
+#define MC_REASON_SHORT  0x2u  /* reclaim: the host or budget is short */
+
+struct mc_reason {
+	uint8_t kind;             /* enum mc_reason_kind */
+	uint8_t flags;            /* MC_REASON_* */
+	uint32_t n;
+	int64_t v[5];
+};
+
 /* One balloon change: set view domain `dom` to `target_kib`. */
 struct mc_action {
 	uint32_t dom;               /* index into view.dom */
 	uint64_t target_kib;
-	char reason[MC_REASON_LEN];
+	struct mc_reason reason;
 };
 
 /* Preallocated by the caller; cap >= mc_plan_cap_for(view.n). */
@@ -177,10 +209,15 @@ static inline bool mc_vdom_stale(const struct mc_vdom *d, uint32_t stale_samples
 	return d->stale_samples >= stale_samples;
 }
 
-/* Append one action with its reason (printf-style): 0, or -ENOSPC when the
- * plan is full. Pure: for policies. */
+/* Append one action with its reason (copied): 0, or -ENOSPC when the plan
+ * is full. Pure: for policies. */
 int mc_plan_push(struct mc_plan *plan, uint32_t dom, uint64_t target_kib,
-		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+		 const struct mc_reason *why);
+
+/* The text of an action's reason ("grow: usable 100 MiB < low 128 MiB, ...")
+ * into buf (len bytes, MC_REASON_LEN is enough), always terminated. Pure.
+ * Returns buf. */
+const char *mc_reason_format(const struct mc_action *a, char *buf, size_t len);
 
 /* Seed policy parameters (the original two thresholds). */
 struct mc_seed_params {

@@ -335,36 +335,38 @@ static void check_balance(const struct mc_view *v, const struct mc_balance_param
 		const struct mc_action *a = &plan->act[k];
 		const struct mc_vdom *d;
 		uint64_t t = a->target_kib, floor;
+		char why[MC_REASON_LEN];
+		const char *reason = mc_reason_format(a, why, sizeof(why));
 
 		FUZZ_ASSERT(a->dom < v->n, "action for domain %u of %zu", a->dom, v->n);
 		FUZZ_ASSERT(!seen[a->dom], "domain %u acted on twice", a->dom);
 		seen[a->dom] = true;
 		d = &v->dom[a->dom];
-		FUZZ_ASSERT(memchr(a->reason, '\0', MC_REASON_LEN) && a->reason[0],
+		FUZZ_ASSERT(memchr(reason, '\0', MC_REASON_LEN) && reason[0],
 			    "domain %u: no reason", a->dom);
 		FUZZ_ASSERT(eligible(d), "domain %u (flags 0x%x) acted on: %s", a->dom, d->flags,
-			    a->reason);
-		FUZZ_ASSERT(t != d->actual_kib, "domain %u: no-op action: %s", a->dom, a->reason);
+			    reason);
+		FUZZ_ASSERT(t != d->actual_kib, "domain %u: no-op action: %s", a->dom, reason);
 		floor = d->floor_kib < d->max_kib ? d->floor_kib : d->max_kib;
 		if (t > d->actual_kib) {
 			grants += t - d->actual_kib;
 			sum_after += t - d->actual_kib;
 			FUZZ_ASSERT(t <= d->max_kib, "domain %u grown to %llu above max %llu: %s",
 				    a->dom, (unsigned long long)t, (unsigned long long)d->max_kib,
-				    a->reason);
+				    reason);
 			FUZZ_ASSERT(d->actual_kib < floor || t >= floor,
 				    "domain %u grown to %llu below floor %llu: %s", a->dom,
-				    (unsigned long long)t, (unsigned long long)floor, a->reason);
+				    (unsigned long long)t, (unsigned long long)floor, reason);
 		} else {
 			shrinks += d->actual_kib - t;
 			sum_after -= d->actual_kib - t;
 			FUZZ_ASSERT(t >= floor, "domain %u shrunk to %llu below floor %llu: %s",
 				    a->dom, (unsigned long long)t, (unsigned long long)floor,
-				    a->reason);
+				    reason);
 			FUZZ_ASSERT(d->actual_kib - t <= d->headroom_kib,
 				    "domain %u shrunk by %llu, more than its headroom %llu: %s",
 				    a->dom, (unsigned long long)(d->actual_kib - t),
-				    (unsigned long long)d->headroom_kib, a->reason);
+				    (unsigned long long)d->headroom_kib, reason);
 		}
 	}
 	if (p->budget_kib && sum_actual <= p->budget_kib)
@@ -394,7 +396,11 @@ static void check_seed(const struct mc_view *v, const struct mc_plan *plan)
 		FUZZ_ASSERT(!(v->dom[a->dom].flags & (MC_VDOM_NO_STATS | MC_VDOM_EXCLUDED |
 						       MC_VDOM_UNTRUSTED)),
 			    "seed: domain %u (flags 0x%x) acted on", a->dom, v->dom[a->dom].flags);
-		FUZZ_ASSERT(memchr(a->reason, '\0', MC_REASON_LEN) != NULL, "seed: reason");
+		{
+			char why[MC_REASON_LEN];
+
+			FUZZ_ASSERT(mc_reason_format(a, why, sizeof(why))[0] != '\0', "seed: reason");
+		}
 	}
 }
 
