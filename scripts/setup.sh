@@ -10,7 +10,7 @@ packages=(
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 	qemu-system-x86 busybox-static cpio
 	# tools the tests use
-	procps util-linux gnuplot-nox
+	procps util-linux gnuplot-nox valgrind
 )
 
 missing=()
