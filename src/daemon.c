@@ -14,6 +14,9 @@
 #include "memcoord/sim.h"
 #include "memcoord/trace.h"
 
+/* How long stopping waits for collectors to leave their hypervisor calls. */
+#define MC_STOP_JOIN_MS 2000
+
 struct ev {
 	struct ev *next;
 	enum mc_hv_event kind;
@@ -521,6 +524,10 @@ int mc_daemon_start(struct mc_daemon *d)
 	acfg.dry_run = d->live->c.dry_run;
 	acfg.host_reserve_kib = d->live->c.host_reserve_kib;
 	mc_actuator_init(&d->act, d->hv, &d->reg, &acfg);
+	/* Balloon changes run on the domains' collector threads: a call that
+	 * hangs holds up its own domain, not every decision. */
+	d->act.set_memory = mc_collector_set_memory;
+	d->act.set_opaque = &d->reg;
 	mc_info("policy %s, interval %d ms, stats period %d s, floor %llu MiB, host reserve %llu MiB%s",
 		d->cfg.policy, d->cfg.interval_ms, d->cfg.stats_period_s,
 		(unsigned long long)mc_kib_to_mib(d->cfg.floor_kib),
@@ -556,6 +563,31 @@ int mc_daemon_start(struct mc_daemon *d)
 	return 0;
 }
 
+/* Join every retiring collector, waiting MC_STOP_JOIN_MS in all. One still
+ * in a hypervisor call by then (a guest whose QEMU stopped answering) is
+ * left behind with its record: stopping must not hang on it. */
+static void join_collectors(struct mc_daemon *d)
+{
+	int64_t deadline = mc_real_now_ns() + MC_STOP_JOIN_MS * MC_NS_PER_MS;
+	size_t left = 0;
+
+	for (size_t i = 0; i < d->nretiring; i++) {
+		struct mc_domain *rec = d->retiring[i];
+
+		if (mc_collector_join_until(rec->collector, deadline) < 0) {
+			mc_warn("%s: a hypervisor call has not returned; stopping without it",
+				rec->name);
+			left++;
+			continue;
+		}
+		rec->collector = NULL;
+		mc_domain_free_rcu(rec);
+	}
+	if (left)
+		mc_warn("%zu collector threads left behind in hypervisor calls", left);
+	d->nretiring = 0;
+}
+
 void mc_daemon_stop(struct mc_daemon *d)
 {
 	struct cds_lfht_iter iter;
@@ -587,12 +619,7 @@ void mc_daemon_stop(struct mc_daemon *d)
 		}
 		rcu_read_unlock();
 	}
-	for (size_t i = 0; i < d->nretiring; i++) {
-		mc_collector_join(d->retiring[i]->collector);
-		d->retiring[i]->collector = NULL;
-		mc_domain_free_rcu(d->retiring[i]);
-	}
-	d->nretiring = 0;
+	join_collectors(d);
 	/* 4. The backend: no more events. */
 	mc_hv_stop(d->hv);
 	/* 5. Every deferred free done before the table goes. */
