@@ -295,6 +295,8 @@ static int collect_once(struct mc_collector *c, struct col_state *st)
 	if (c->env.published)
 		c->env.published(c->env.opaque);
 	pthread_mutex_unlock(&c->lock);
+	/* Which domains' samples keep coming (tests/test_hung_call.sh). */
+	mc_debug("%s: sample %llu", c->d->name, (unsigned long long)st->seq);
 	return 0;
 }
 

@@ -1,0 +1,283 @@
+#!/bin/bash
+# Hung-call test: a guest whose QEMU stops answering holds up only its own
+# collector; the other domains' collectors and the arbiter go on, and
+# memcoord stops promptly on SIGTERM.
+#
+#   test_hung_call.sh /path/to/memcoord
+#
+# A private session libvirtd (tests/lib/libvirtd-session.sh) runs three real
+# QEMU guests (TCG, 128 MiB, a virtio balloon, no disk and no kernel: the
+# firmware finds nothing to boot and idles, which is all libvirt needs to
+# talk to QEMU's monitor). memcoord runs against qemu:///session on that
+# daemon with a 1 s stats period and a 1 s interval. Then hg-stuck's QEMU
+# process is SIGSTOPped: libvirt's balloon statistics call for it now waits
+# for a monitor reply that never comes (checked with virsh: dommemstat
+# hangs), exactly as with a guest whose QEMU hangs.
+#
+# Checks, while hg-stuck's collector is blocked in that call:
+#   - it publishes no sample (memcoord -v logs "NAME: sample SEQ" for each),
+#     while hg-b's and hg-c's samples keep coming every period and the
+#     arbiter keeps making passes (its "decision:" lines);
+#   - memcoord is still running and logged no error;
+#   - on SIGTERM it exits within STOP_BOUND_S (default 6 s: 2 s for the
+#     collectors, then the backend's teardown), reporting the collector it
+#     left behind, with status 0.
+# The guests are resumed and destroyed at the end.
+#
+# Exit 0 when all checks pass, 1 when one fails, 77 (skip) when libvirtd,
+# the QEMU driver or qemu-system-x86_64 is not installed. Logs are printed on
+# failure, or always with HC_SHOW_LOG=1.
+set -euo pipefail
+
+MEMCOORD=${1:?usage: test_hung_call.sh /path/to/memcoord}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib/libvirtd-session.sh
+. "$here/lib/libvirtd-session.sh"
+
+WAIT_S=20               # guests starting under TCG, memcoord reacting
+WINDOW_S=5              # how long the others are watched during the hang
+STOP_BOUND_S=${HC_STOP_BOUND_S:-6}
+QEMU=${HC_QEMU:-/usr/bin/qemu-system-x86_64}
+GUESTS=(hg-stuck hg-b hg-c)
+
+if ! lvs_find_libvirtd; then
+	echo "1..0 # SKIP libvirtd is not installed"
+	exit 77
+fi
+if [ ! -x "$QEMU" ]; then
+	echo "1..0 # SKIP $QEMU is not installed"
+	exit 77
+fi
+if ! ls /usr/lib/*/libvirt/connection-driver/libvirt_driver_qemu.so >/dev/null 2>&1; then
+	echo "1..0 # SKIP libvirt's QEMU driver is not installed"
+	exit 77
+fi
+if [ ! -x "$MEMCOORD" ]; then
+	echo "not ok - memcoord binary '$MEMCOORD' is not executable"
+	exit 1
+fi
+MEMCOORD=$(cd "$(dirname "$MEMCOORD")" && pwd)/$(basename "$MEMCOORD")
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/memcoord-hung.XXXXXX")
+MC_PID=
+MC_LOG=$tmp/memcoord.log
+STOPPED_PID=
+
+cleanup()
+{
+	local rc=$?
+
+	set +e
+	trap - EXIT INT TERM HUP
+	[ -z "$STOPPED_PID" ] || kill -CONT "$STOPPED_PID" 2>/dev/null
+	if [ -n "$MC_PID" ] && proc_alive "$MC_PID"; then
+		kill -KILL "$MC_PID" 2>/dev/null
+		wait "$MC_PID" 2>/dev/null
+	fi
+	if [ -n "$LVS_PID" ]; then
+		for g in "${GUESTS[@]}"; do
+			lvs_virsh "$URI" destroy "$g" >/dev/null 2>&1
+		done
+	fi
+	lvs_stop
+	if [ "$rc" -ne 0 ] || [ "$CHECK_FAILED" -ne 0 ] || [ -n "${HC_SHOW_LOG:-}" ]; then
+		if [ -f "$MC_LOG" ]; then
+			echo "# ---- memcoord log (without decision lines) ----"
+			grep -v '^<7>decision: ' "$MC_LOG" | tail -n 200 | sed 's/^/# /'
+			echo "# ---- end of memcoord log ----"
+		fi
+		lvs_dump_log | tail -n 60
+		[ "$rc" -ne 0 ] || [ "$CHECK_FAILED" -eq 0 ] || rc=1
+	fi
+	rm -rf "$tmp"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+bail()
+{
+	not_ok "$*"
+	check_summary || true
+	exit 1
+}
+
+mc_died()
+{
+	local st=0
+	wait "$MC_PID" 2>/dev/null || st=$?
+	MC_PID=
+	bail "memcoord died (status $st) $*"
+}
+
+wait_mc()
+{
+	local secs=$1 i
+	shift
+	for ((i = 0; i < secs * 10; i++)); do
+		"$@" && return 0
+		proc_alive "$MC_PID" || mc_died "while waiting for: $*"
+		sleep 0.1
+	done
+	"$@"
+}
+
+log_count()
+{
+	grep -cE "$1" "$MC_LOG" || true
+}
+
+# The id of memcoord's thread named $1, or nothing.
+thread_id()
+{
+	local f
+	for f in /proc/"$MC_PID"/task/*/comm; do
+		if [ "$(cat "$f" 2>/dev/null)" = "$1" ]; then
+			f=${f%/comm}
+			printf '%s\n' "${f##*/}"
+			return 0
+		fi
+	done
+	return 1
+}
+
+now_ms()
+{
+	local t=$EPOCHREALTIME
+	printf '%s\n' "$(( 10#${t/[.,]/} / 1000 ))"
+}
+
+guest_xml()
+{
+	cat >"$tmp/$1.xml" <<-EOF
+	<domain type='qemu'>
+	  <name>$1</name>
+	  <memory unit='MiB'>128</memory>
+	  <currentMemory unit='MiB'>128</currentMemory>
+	  <vcpu>1</vcpu>
+	  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+	  <on_poweroff>destroy</on_poweroff>
+	  <devices>
+	    <emulator>$QEMU</emulator>
+	    <controller type='usb' model='none'/>
+	    <memballoon model='virtio'><stats period='1'/></memballoon>
+	  </devices>
+	</domain>
+	EOF
+	printf '%s\n' "$tmp/$1.xml"
+}
+
+# ---- libvirtd and the guests --------------------------------------------------
+
+lvs_start "$tmp" || bail "start a private session libvirtd"
+URI=$(lvs_uri qemu /session)
+ok "private session libvirtd serves $URI"
+for g in "${GUESTS[@]}"; do
+	lvs_virsh "$URI" create "$(guest_xml "$g")" >/dev/null || bail "virsh create $g (QEMU guest)"
+done
+ok "QEMU guests ${GUESTS[*]} running"
+qemu_pid=$(cat "$LVS_DIR/libvirtd/run/libvirt/qemu/run/hg-stuck.pid" 2>/dev/null ||
+	cat "$LVS_DIR"/libvirtd/run/libvirt/qemu/hg-stuck.pid 2>/dev/null || true)
+if [ -z "$qemu_pid" ]; then
+	qemu_pid=$(pgrep -f -- "-name guest=hg-stuck," | head -n 1 || true)
+fi
+if [ -z "$qemu_pid" ] || ! proc_alive "$qemu_pid"; then
+	bail "cannot find hg-stuck's QEMU process"
+fi
+
+# ---- memcoord -------------------------------------------------------------------
+
+"$MEMCOORD" -c "$URI" --stats-period 1 --interval 1 --host-reserve 0 -v >"$MC_LOG" 2>&1 &
+MC_PID=$!
+wait_mc "$WAIT_S" grep -q '^<[0-9]>connected to ' "$MC_LOG" ||
+	bail "memcoord did not log 'connected to' within ${WAIT_S} s"
+all_threads()
+{
+	local g
+	for g in "${GUESTS[@]}"; do
+		thread_id "mc/$g" >/dev/null || return 1
+	done
+	thread_id mc-arbiter >/dev/null
+}
+wait_mc "$WAIT_S" all_threads || bail "memcoord has no collector thread for each guest after ${WAIT_S} s"
+ok "memcoord collects ${GUESTS[*]}"
+sleep 2     # a few ordinary periods first
+proc_alive "$MC_PID" || mc_died "before the hang"
+
+# ---- the hang ---------------------------------------------------------------------
+
+kill -STOP "$qemu_pid"
+STOPPED_PID=$qemu_pid
+ok "hg-stuck's QEMU (pid $qemu_pid) stopped"
+
+# hg-stuck's collector blocks in its next statistics call: no new sample
+# for two periods.
+sample_re() { printf '^<7>%s: sample [0-9]+$' "$1"; }
+n=$(log_count "$(sample_re hg-stuck)")
+stuck_blocked()
+{
+	local m
+	m=$(log_count "$(sample_re hg-stuck)")
+	if [ "$m" != "$n" ]; then
+		n=$m
+		quiet=0
+		return 1
+	fi
+	quiet=$((quiet + 1))
+	[ "$quiet" -ge 25 ]
+}
+quiet=0
+wait_mc "$WAIT_S" stuck_blocked || bail "hg-stuck's collector never blocked"
+ok "hg-stuck's collector is blocked in a libvirt call (no sample for 2.5 s)"
+
+# The call is genuinely hung in libvirt, not slow in memcoord.
+t0=$(now_ms)
+if XDG_CONFIG_HOME="$LVS_DIR/client/config" XDG_CACHE_HOME="$LVS_DIR/client/cache" \
+	timeout 3 virsh -q -c "$URI" dommemstat hg-stuck >/dev/null 2>&1; then
+	not_ok "virsh dommemstat hg-stuck answered: the guest is not hung"
+else
+	ok "virsh dommemstat hg-stuck hangs too (gave up after $(( $(now_ms) - t0 )) ms)"
+fi
+
+declare -A seq0
+for g in "${GUESTS[@]}"; do
+	seq0[$g]=$(log_count "$(sample_re "$g")")
+done
+passes0=$(log_count '^<7>decision: ')
+sleep "$WINDOW_S"
+proc_alive "$MC_PID" || mc_died "during the hang"
+for g in hg-b hg-c; do
+	d=$(( $(log_count "$(sample_re "$g")") - seq0[$g] ))
+	check "$g's samples keep coming while hg-stuck hangs ($d in ${WINDOW_S} s)" \
+		test "$d" -ge $((WINDOW_S - 1)) || true
+done
+d=$(( $(log_count "$(sample_re hg-stuck)") - seq0[hg-stuck] ))
+check "hg-stuck's collector stays blocked (samples: $d)" test "$d" -eq 0 || true
+passes=$(( $(log_count '^<7>decision: ') - passes0 ))
+check "the arbiter keeps deciding ($passes passes in ${WINDOW_S} s at a 1 s interval)" \
+	test "$passes" -ge $((WINDOW_S - 1)) || true
+errors=$(grep -E '^<[0-3]>' "$MC_LOG" || true)
+check "no error logged during the hang${errors:+: $errors}" test -z "$errors" || true
+
+# ---- stopping ----------------------------------------------------------------------
+
+t0=$(now_ms)
+kill -TERM "$MC_PID"
+if wait_exit "$MC_PID" 30; then
+	ms=$(( $(now_ms) - t0 ))
+	MC_PID=
+	echo "# SIGTERM -> exit: $ms ms (status $WAIT_EXIT_STATUS)"
+	check "memcoord exits within ${STOP_BOUND_S} s of SIGTERM with one call hung (${ms} ms)" \
+		test "$ms" -le $((STOP_BOUND_S * 1000)) || true
+	check "memcoord exits with status 0 (got $WAIT_EXIT_STATUS)" test "$WAIT_EXIT_STATUS" -eq 0 || true
+else
+	not_ok "memcoord still running 30 s after SIGTERM"
+fi
+check "memcoord reported the collector it left behind" \
+	grep -qE '^<4>hg-stuck: a hypervisor call has not returned; stopping without it$' "$MC_LOG" || true
+
+kill -CONT "$qemu_pid"
+STOPPED_PID=
+check_summary
