@@ -525,9 +525,14 @@ int mc_daemon_start(struct mc_daemon *d)
 	acfg.host_reserve_kib = d->live->c.host_reserve_kib;
 	mc_actuator_init(&d->act, d->hv, &d->reg, &acfg);
 	/* Balloon changes run on the domains' collector threads: a call that
-	 * hangs holds up its own domain, not every decision. */
-	d->act.set_memory = mc_collector_set_memory;
-	d->act.set_opaque = &d->reg;
+	 * hangs holds up its own domain, not every decision. The simulated
+	 * host answers from memory and never blocks, while its sped-up clock
+	 * would turn each hand-off's two thread wake-ups into up to a
+	 * simulated second on a loaded machine: it is called directly. */
+	if (!d->cfg.sim_path) {
+		d->act.set_memory = mc_collector_set_memory;
+		d->act.set_opaque = &d->reg;
+	}
 	mc_info("policy %s, interval %d ms, stats period %d s, floor %llu MiB, host reserve %llu MiB%s",
 		d->cfg.policy, d->cfg.interval_ms, d->cfg.stats_period_s,
 		(unsigned long long)mc_kib_to_mib(d->cfg.floor_kib),
