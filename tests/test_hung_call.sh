@@ -14,6 +14,16 @@
 # for a monitor reply that never comes (checked with virsh: dommemstat
 # hangs), exactly as with a guest whose QEMU hangs.
 #
+# With a guest kernel (HC_GUEST_DIR, default tests/e2e/cache: vmlinuz and
+# initrd.gz as tests/e2e/build-guest.sh makes them) hg-stuck boots Linux with
+# its virtio balloon driver, so it reports balloon statistics and memcoord
+# may change its balloon. memcoord starts with [balance] high = 1G, so the
+# guest's ~450 MiB of headroom is no surplus; once hg-stuck hangs, a reload
+# (SIGHUP) lowers high to 256M and the arbiter decides to shrink it from its
+# last sample: that change, handed to hg-stuck's stuck collector, must cost
+# the arbiter one bounded wait (1 s) and later decisions nothing. Without a
+# kernel that part is skipped (said so in the output).
+#
 # Checks, while hg-stuck's collector is blocked in that call:
 #   - it publishes no sample (memcoord -v logs "NAME: sample SEQ" for each),
 #     while hg-b's and hg-c's samples keep coming every period and the
@@ -39,6 +49,11 @@ WINDOW_S=5              # how long the others are watched during the hang
 STOP_BOUND_S=${HC_STOP_BOUND_S:-6}
 QEMU=${HC_QEMU:-/usr/bin/qemu-system-x86_64}
 GUESTS=(hg-stuck hg-b hg-c)
+GUEST_DIR=${HC_GUEST_DIR:-$here/e2e/cache}
+KERNEL=
+if [ -s "$GUEST_DIR/vmlinuz" ] && [ -s "$GUEST_DIR/initrd.gz" ]; then
+	KERNEL=$GUEST_DIR/vmlinuz
+fi
 
 if ! lvs_find_libvirtd; then
 	echo "1..0 # SKIP libvirtd is not installed"
@@ -154,10 +169,11 @@ guest_xml()
 	cat >"$tmp/$1.xml" <<-EOF
 	<domain type='qemu'>
 	  <name>$1</name>
-	  <memory unit='MiB'>128</memory>
-	  <currentMemory unit='MiB'>128</currentMemory>
+	  <memory unit='MiB'>$3</memory>
+	  <currentMemory unit='MiB'>$3</currentMemory>
 	  <vcpu>1</vcpu>
-	  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+	  <os><type arch='x86_64' machine='pc'>hvm</type>$2</os>
+	  <features><acpi/></features>
 	  <on_poweroff>destroy</on_poweroff>
 	  <devices>
 	    <emulator>$QEMU</emulator>
@@ -174,10 +190,35 @@ guest_xml()
 lvs_start "$tmp" || bail "start a private session libvirtd"
 URI=$(lvs_uri qemu /session)
 ok "private session libvirtd serves $URI"
-for g in "${GUESTS[@]}"; do
-	lvs_virsh "$URI" create "$(guest_xml "$g")" >/dev/null || bail "virsh create $g (QEMU guest)"
+boot=
+if [ -n "$KERNEL" ]; then
+	# Where the session daemon's user (QEMU runs as it) can read them.
+	mkdir -p "$LVS_DIR/libvirtd/vm"
+	cp "$KERNEL" "$GUEST_DIR/initrd.gz" "$LVS_DIR/libvirtd/vm/"
+	if [ "$(id -u)" -eq 0 ]; then
+		chown -R --reference="$LVS_DIR/libvirtd" "$LVS_DIR/libvirtd/vm"
+	fi
+	boot="<kernel>$LVS_DIR/libvirtd/vm/vmlinuz</kernel><initrd>$LVS_DIR/libvirtd/vm/initrd.gz</initrd>"
+	boot+="<cmdline>console=ttyS0 clocksource=hpet tsc=unstable nolapic_timer quiet panic=-1 mc.work=idle</cmdline>"
+	lvs_virsh "$URI" create "$(guest_xml hg-stuck "$boot" 512)" >/dev/null ||
+		bail "virsh create hg-stuck (QEMU guest with $KERNEL)"
+else
+	echo "# no guest kernel in $GUEST_DIR (tests/e2e/build-guest.sh makes one):" \
+		"hg-stuck runs firmware only and the balloon-change part is skipped"
+	lvs_virsh "$URI" create "$(guest_xml hg-stuck "" 128)" >/dev/null || bail "virsh create hg-stuck (QEMU guest)"
+fi
+for g in hg-b hg-c; do
+	lvs_virsh "$URI" create "$(guest_xml "$g" "" 128)" >/dev/null || bail "virsh create $g (QEMU guest)"
 done
-ok "QEMU guests ${GUESTS[*]} running"
+ok "QEMU guests ${GUESTS[*]} running${KERNEL:+ (hg-stuck boots Linux)}"
+guest_stats()
+{
+	lvs_virsh "$URI" dommemstat hg-stuck 2>/dev/null | grep -q '^usable '
+}
+if [ -n "$KERNEL" ]; then
+	wait_until 60 guest_stats || bail "hg-stuck reports no balloon statistics after 60 s"
+	ok "hg-stuck's balloon driver reports statistics"
+fi
 qemu_pid=$(cat "$LVS_DIR/libvirtd/run/libvirt/qemu/run/hg-stuck.pid" 2>/dev/null ||
 	cat "$LVS_DIR"/libvirtd/run/libvirt/qemu/hg-stuck.pid 2>/dev/null || true)
 if [ -z "$qemu_pid" ]; then
@@ -189,7 +230,14 @@ fi
 
 # ---- memcoord -------------------------------------------------------------------
 
-"$MEMCOORD" -c "$URI" --stats-period 1 --interval 1 --host-reserve 0 -v >"$MC_LOG" 2>&1 &
+# high = 1G: the booted guest's headroom is no surplus until the reload.
+write_config()
+{
+	printf '[balance]\nhigh = %s\n' "$1" >"$tmp/memcoord.conf"
+}
+write_config 1G
+"$MEMCOORD" -c "$URI" --config "$tmp/memcoord.conf" --stats-period 1 --interval 1 \
+	--host-reserve 0 -v >"$MC_LOG" 2>&1 &
 MC_PID=$!
 wait_mc "$WAIT_S" grep -q '^<[0-9]>connected to ' "$MC_LOG" ||
 	bail "memcoord did not log 'connected to' within ${WAIT_S} s"
@@ -208,9 +256,20 @@ proc_alive "$MC_PID" || mc_died "before the hang"
 
 # ---- the hang ---------------------------------------------------------------------
 
+if [ -n "$KERNEL" ]; then
+	check "memcoord has not changed hg-stuck's balloon before the reload" \
+		test "$(log_count '^<6>set hg-stuck: ')" -eq 0 || true
+	write_config 256M
+fi
 kill -STOP "$qemu_pid"
 STOPPED_PID=$qemu_pid
 ok "hg-stuck's QEMU (pid $qemu_pid) stopped"
+if [ -n "$KERNEL" ]; then
+	# Right away: the arbiter decides to shrink hg-stuck on its last
+	# sample while its collector is idle (the change itself hangs) or
+	# just blocked in a statistics call (the change waits behind it).
+	kill -HUP "$MC_PID"
+fi
 
 # hg-stuck's collector blocks in its next statistics call: no new sample
 # for two periods.
@@ -241,6 +300,18 @@ else
 	ok "virsh dommemstat hg-stuck hangs too (gave up after $(( $(now_ms) - t0 )) ms)"
 fi
 
+if [ -n "$KERNEL" ]; then
+	gave_up()
+	{
+		grep -qE '^<4>setting hg-stuck: ' "$MC_LOG"
+	}
+	if wait_mc 10 gave_up; then
+		ok "memcoord decided to shrink hg-stuck after the reload, and gave the change up"
+	else
+		not_ok "no given-up balloon change for hg-stuck within 10 s of the reload"
+	fi
+fi
+
 declare -A seq0
 for g in "${GUESTS[@]}"; do
 	seq0[$g]=$(log_count "$(sample_re "$g")")
@@ -258,6 +329,26 @@ check "hg-stuck's collector stays blocked (samples: $d)" test "$d" -eq 0 || true
 passes=$(( $(log_count '^<7>decision: ') - passes0 ))
 check "the arbiter keeps deciding ($passes passes in ${WINDOW_S} s at a 1 s interval)" \
 	test "$passes" -ge $((WINDOW_S - 1)) || true
+if [ -n "$KERNEL" ]; then
+	# How the shrink of hg-stuck ended: the change hung (-EINPROGRESS; the
+	# domain then counts as changed and is left alone), or it waited
+	# behind the hung statistics call and was withdrawn (-ETIMEDOUT; later
+	# decisions skip it at once), each after one bounded wait.
+	HUNG_RE='^<4>setting hg-stuck: .* MiB: no answer from the hypervisor within [0-9]+ ms; the change may still take effect$'
+	WITHDRAWN_RE='^<4>setting hg-stuck: .* failed: the domain.s collector is in a hypervisor call that has not returned within [0-9]+ ms$'
+	BUSY_RE='^<7>not setting hg-stuck: a hypervisor call for the domain has not returned for [0-9]+ ms$'
+	hung=$(log_count "$HUNG_RE")
+	withdrawn=$(log_count "$WITHDRAWN_RE")
+	busy=$(log_count "$BUSY_RE")
+	echo "# shrink of hg-stuck after the reload: hung $hung, withdrawn $withdrawn, skipped at once $busy"
+	check "the arbiter waited for hg-stuck's balloon change once (hung $hung + withdrawn $withdrawn)" \
+		test $((hung + withdrawn)) -eq 1 || true
+	if [ "$withdrawn" -eq 1 ]; then
+		check "later decisions skip hg-stuck at once ($busy skips)" test "$busy" -ge 1 || true
+	fi
+	check "hg-stuck's balloon was not reported changed" \
+		test "$(log_count '^<6>set hg-stuck: ')" -eq 0 || true
+fi
 errors=$(grep -E '^<[0-3]>' "$MC_LOG" || true)
 check "no error logged during the hang${errors:+: $errors}" test -z "$errors" || true
 
