@@ -52,6 +52,7 @@ struct mc_daemon {
 	 * touched by the processing thread only. */
 	struct mc_domain **retiring;
 	size_t nretiring, capretiring;
+	unsigned int reap_polls;        /* 10 ms polls since one was last joined */
 
 	bool connected;
 	bool ever_connected;
@@ -261,6 +262,7 @@ static void retire(struct mc_daemon *d, struct mc_domain *rec)
 		d->capretiring = cap;
 	}
 	d->retiring[d->nretiring++] = rec;
+	d->reap_polls = 0;
 }
 
 /* Caller is the processing thread, the only one that unlinks records, so
@@ -276,7 +278,7 @@ static void remove_domain(struct mc_daemon *d, struct mc_domain *rec, const char
 
 static void reap(struct mc_daemon *d)
 {
-	size_t i = 0;
+	size_t i = 0, n = d->nretiring;
 
 	while (i < d->nretiring) {
 		struct mc_domain *rec = d->retiring[i];
@@ -289,6 +291,8 @@ static void reap(struct mc_daemon *d)
 			i++;
 		}
 	}
+	if (d->nretiring < n)
+		d->reap_polls = 0;
 }
 
 static int cmp_uuid(const void *a, const void *b)
@@ -415,9 +419,11 @@ int mc_daemon_process(struct mc_daemon *d)
 		d->next_resync_ns = now + (int64_t)d->cfg.resync_s * MC_NS_PER_S;
 	}
 	/* Collectors exit within microseconds of a stop request; poll again
-	 * soon while some are retiring. */
+	 * soon while some are retiring - for a second: one that takes longer
+	 * is stuck in a hypervisor call, and is then looked at every second. */
 	if (d->nretiring)
-		return 10;
+		return d->reap_polls++ < 100 ? 10 : 1000;
+	d->reap_polls = 0;
 	wait_ms = d->connected ? (d->next_resync_ns - now) / MC_NS_PER_MS + 1 : 1000;
 	return wait_ms > 60000 ? 60000 : (int)wait_ms;
 }
