@@ -5,7 +5,7 @@
 #
 #   test_hung_call.sh /path/to/memcoord
 #
-# A private session libvirtd (tests/lib/libvirtd-session.sh) runs three real
+# A private session libvirtd (tests/lib/libvirtd-session.sh) runs four real
 # QEMU guests (TCG, 128 MiB, a virtio balloon, no disk and no kernel: the
 # firmware finds nothing to boot and idles, which is all libvirt needs to
 # talk to QEMU's monitor). memcoord runs against qemu:///session on that
@@ -32,6 +32,8 @@
 #   - on SIGTERM it exits within STOP_BOUND_S (default 6 s: 2 s for the
 #     collectors, then the backend's teardown), reporting the collector it
 #     left behind, with status 0.
+# A fourth guest, hg-gone, is stopped along with hg-stuck and then destroyed
+# (libvirt kills its QEMU): memcoord must drop it and end its collector.
 # The guests are resumed and destroyed at the end.
 #
 # Exit 0 when all checks pass, 1 when one fails, 77 (skip) when libvirtd,
@@ -48,7 +50,7 @@ WAIT_S=20               # guests starting under TCG, memcoord reacting
 WINDOW_S=5              # how long the others are watched during the hang
 STOP_BOUND_S=${HC_STOP_BOUND_S:-6}
 QEMU=${HC_QEMU:-/usr/bin/qemu-system-x86_64}
-GUESTS=(hg-stuck hg-b hg-c)
+GUESTS=(hg-stuck hg-b hg-c hg-gone)
 GUEST_DIR=${HC_GUEST_DIR:-$here/e2e/cache}
 KERNEL=
 if [ -s "$GUEST_DIR/vmlinuz" ] && [ -s "$GUEST_DIR/initrd.gz" ]; then
@@ -84,7 +86,8 @@ cleanup()
 
 	set +e
 	trap - EXIT INT TERM HUP
-	[ -z "$STOPPED_PID" ] || kill -CONT "$STOPPED_PID" 2>/dev/null
+	# shellcheck disable=SC2086 # a list of pids
+	[ -z "$STOPPED_PID" ] || kill -CONT $STOPPED_PID 2>/dev/null
 	if [ -n "$MC_PID" ] && proc_alive "$MC_PID"; then
 		kill -KILL "$MC_PID" 2>/dev/null
 		wait "$MC_PID" 2>/dev/null
@@ -207,7 +210,7 @@ else
 		"hg-stuck runs firmware only and the balloon-change part is skipped"
 	lvs_virsh "$URI" create "$(guest_xml hg-stuck "" 128)" >/dev/null || bail "virsh create hg-stuck (QEMU guest)"
 fi
-for g in hg-b hg-c; do
+for g in hg-b hg-c hg-gone; do
 	lvs_virsh "$URI" create "$(guest_xml "$g" "" 128)" >/dev/null || bail "virsh create $g (QEMU guest)"
 done
 ok "QEMU guests ${GUESTS[*]} running${KERNEL:+ (hg-stuck boots Linux)}"
@@ -219,14 +222,17 @@ if [ -n "$KERNEL" ]; then
 	wait_until 60 guest_stats || bail "hg-stuck reports no balloon statistics after 60 s"
 	ok "hg-stuck's balloon driver reports statistics"
 fi
-qemu_pid=$(cat "$LVS_DIR/libvirtd/run/libvirt/qemu/run/hg-stuck.pid" 2>/dev/null ||
-	cat "$LVS_DIR"/libvirtd/run/libvirt/qemu/hg-stuck.pid 2>/dev/null || true)
-if [ -z "$qemu_pid" ]; then
-	qemu_pid=$(pgrep -f -- "-name guest=hg-stuck," | head -n 1 || true)
-fi
-if [ -z "$qemu_pid" ] || ! proc_alive "$qemu_pid"; then
-	bail "cannot find hg-stuck's QEMU process"
-fi
+qemu_of()
+{
+	local p
+	p=$(pgrep -f -- "-name guest=$1," | head -n 1 || true)
+	if [ -z "$p" ] || ! proc_alive "$p"; then
+		bail "cannot find $1's QEMU process"
+	fi
+	printf '%s\n' "$p"
+}
+qemu_pid=$(qemu_of hg-stuck)
+gone_pid=$(qemu_of hg-gone)
 
 # ---- memcoord -------------------------------------------------------------------
 
@@ -261,9 +267,9 @@ if [ -n "$KERNEL" ]; then
 		test "$(log_count '^<6>set hg-stuck: ')" -eq 0 || true
 	write_config 256M
 fi
-kill -STOP "$qemu_pid"
-STOPPED_PID=$qemu_pid
-ok "hg-stuck's QEMU (pid $qemu_pid) stopped"
+kill -STOP "$qemu_pid" "$gone_pid"
+STOPPED_PID="$qemu_pid $gone_pid"
+ok "the QEMU processes of hg-stuck (pid $qemu_pid) and hg-gone (pid $gone_pid) stopped"
 if [ -n "$KERNEL" ]; then
 	# Right away: the arbiter decides to shrink hg-stuck on its last
 	# sample while its collector is idle (the change itself hangs) or
@@ -324,8 +330,10 @@ for g in hg-b hg-c; do
 	check "$g's samples keep coming while hg-stuck hangs ($d in ${WINDOW_S} s)" \
 		test "$d" -ge $((WINDOW_S - 1)) || true
 done
-d=$(( $(log_count "$(sample_re hg-stuck)") - seq0[hg-stuck] ))
-check "hg-stuck's collector stays blocked (samples: $d)" test "$d" -eq 0 || true
+for g in hg-stuck hg-gone; do
+	d=$(( $(log_count "$(sample_re "$g")") - seq0[$g] ))
+	check "$g's collector stays blocked (samples: $d)" test "$d" -eq 0 || true
+done
 passes=$(( $(log_count '^<7>decision: ') - passes0 ))
 check "the arbiter keeps deciding ($passes passes in ${WINDOW_S} s at a 1 s interval)" \
 	test "$passes" -ge $((WINDOW_S - 1)) || true
@@ -352,6 +360,23 @@ fi
 errors=$(grep -E '^<[0-3]>' "$MC_LOG" || true)
 check "no error logged during the hang${errors:+: $errors}" test -z "$errors" || true
 
+# ---- a hung guest destroyed ----------------------------------------------------
+
+# libvirt kills the stopped QEMU; the call blocked on its monitor fails, and
+# memcoord drops the domain and ends its collector.
+lvs_virsh "$URI" destroy hg-gone >/dev/null || not_ok "virsh destroy hg-gone"
+gone_pid=
+STOPPED_PID=$qemu_pid
+gone_dropped()
+{
+	grep -qE '^<6>hg-gone: domain stopped; dropped$' "$MC_LOG" && ! thread_id mc/hg-gone >/dev/null
+}
+if wait_mc 10 gone_dropped; then
+	ok "hg-gone destroyed while hung: memcoord dropped it and its collector ended"
+else
+	not_ok "hg-gone destroyed while hung: not dropped, or its collector still runs, after 10 s"
+fi
+
 # ---- stopping ----------------------------------------------------------------------
 
 t0=$(now_ms)
@@ -371,4 +396,6 @@ check "memcoord reported the collector it left behind" \
 
 kill -CONT "$qemu_pid"
 STOPPED_PID=
+errors=$(grep -E '^<[0-3]>' "$MC_LOG" || true)
+check "no error logged in the whole run${errors:+: $errors}" test -z "$errors" || true
 check_summary
