@@ -604,10 +604,15 @@ void mc_daemon_stop(struct mc_daemon *d)
 	struct cds_lfht_iter iter;
 	struct mc_domain *rec;
 
+	int64_t t[6];
+
 	if (!d || d->stopped)
 		return;
 	d->stopped = true;
 
+	/* Each step's time is logged: stopping must stay prompt even with a
+	 * hypervisor call hung (docs/faults.md). */
+	t[0] = mc_real_now_ns();
 	/* 1. No more decisions. */
 	if (d->arb)
 		mc_arbiter_get_stats(d->arb, &d->final);
@@ -615,9 +620,11 @@ void mc_daemon_stop(struct mc_daemon *d)
 	d->arb = NULL;
 	mc_trace_close(d->trace);
 	d->trace = NULL;
+	t[1] = mc_real_now_ns();
 	/* 2. No more host samples. */
 	mc_hostmon_stop(d->hostmon);
 	d->hostmon = NULL;
+	t[2] = mc_real_now_ns();
 	/* 3. Unlink every record and stop every collector, then join them:
 	 *    all stop requests first so they exit in parallel. */
 	if (d->reg_ready) {
@@ -631,10 +638,18 @@ void mc_daemon_stop(struct mc_daemon *d)
 		rcu_read_unlock();
 	}
 	join_collectors(d);
+	t[3] = mc_real_now_ns();
 	/* 4. The backend: no more events. */
 	mc_hv_stop(d->hv);
+	t[4] = mc_real_now_ns();
 	/* 5. Every deferred free done before the table goes. */
 	rcu_barrier();
+	t[5] = mc_real_now_ns();
+	mc_debug("stopped in %lld ms: arbiter %lld, host collector %lld, collectors %lld, "
+		 "backend %lld, RCU %lld",
+		 (long long)((t[5] - t[0]) / MC_NS_PER_MS), (long long)((t[1] - t[0]) / MC_NS_PER_MS),
+		 (long long)((t[2] - t[1]) / MC_NS_PER_MS), (long long)((t[3] - t[2]) / MC_NS_PER_MS),
+		 (long long)((t[4] - t[3]) / MC_NS_PER_MS), (long long)((t[5] - t[4]) / MC_NS_PER_MS));
 }
 
 void mc_daemon_destroy(struct mc_daemon *d)

@@ -29,11 +29,11 @@
 #     while hg-b's and hg-c's samples keep coming every period and the
 #     arbiter keeps making passes (its "decision:" lines);
 #   - memcoord is still running and logged no error;
-#   - on SIGTERM it exits within STOP_BOUND_S (default 6 s: 2 s for the
-#     collectors, then the backend's teardown), reporting the collector it
-#     left behind, with status 0.
-# A fourth guest, hg-gone, is stopped along with hg-stuck and then destroyed
-# (libvirt kills its QEMU): memcoord must drop it and end its collector.
+#   - on SIGTERM it exits within HC_STOP_BOUND_S (default 10 s; it takes
+#     2 s for the collectors, then the backend's teardown), reporting the
+#     collector it left behind, with status 0.
+# A fourth guest, hg-gone, is stopped along with hg-stuck, then its QEMU is
+# killed: memcoord must drop it and end its collector.
 # The guests are resumed and destroyed at the end.
 #
 # Exit 0 when all checks pass, 1 when one fails, 77 (skip) when libvirtd,
@@ -48,7 +48,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 WAIT_S=20               # guests starting under TCG, memcoord reacting
 WINDOW_S=5              # how long the others are watched during the hang
-STOP_BOUND_S=${HC_STOP_BOUND_S:-6}
+# Stopping takes about 2.1 s (2 s for collectors), and in about one run in
+# six 7.1 s: libvirt's client lets one thread at a time do a connection's
+# I/O, here the collector whose call hangs, and the backend's teardown call
+# (virConnectUnregisterCloseCallback, seen with gdb) sometimes waits for
+# that thread's next wake-up, which comes with the 5 s keepalive.
+STOP_BOUND_S=${HC_STOP_BOUND_S:-10}
 QEMU=${HC_QEMU:-/usr/bin/qemu-system-x86_64}
 GUESTS=(hg-stuck hg-b hg-c hg-gone)
 GUEST_DIR=${HC_GUEST_DIR:-$here/e2e/cache}
@@ -360,11 +365,12 @@ fi
 errors=$(grep -E '^<[0-3]>' "$MC_LOG" || true)
 check "no error logged during the hang${errors:+: $errors}" test -z "$errors" || true
 
-# ---- a hung guest destroyed ----------------------------------------------------
+# ---- a hung guest's QEMU killed ------------------------------------------------
 
-# libvirt kills the stopped QEMU; the call blocked on its monitor fails, and
-# memcoord drops the domain and ends its collector.
-lvs_virsh "$URI" destroy hg-gone >/dev/null || not_ok "virsh destroy hg-gone"
+# The call blocked on its monitor fails, libvirt reports the domain stopped,
+# and memcoord drops it and ends its collector. (virsh destroy would do the
+# same after 10 s: libvirt waits that long for a SIGTERM first.)
+kill -KILL "$gone_pid"
 gone_pid=
 STOPPED_PID=$qemu_pid
 gone_dropped()
@@ -372,9 +378,9 @@ gone_dropped()
 	grep -qE '^<6>hg-gone: domain stopped; dropped$' "$MC_LOG" && ! thread_id mc/hg-gone >/dev/null
 }
 if wait_mc 10 gone_dropped; then
-	ok "hg-gone destroyed while hung: memcoord dropped it and its collector ended"
+	ok "hg-gone's QEMU killed while hung: memcoord dropped it and its collector ended"
 else
-	not_ok "hg-gone destroyed while hung: not dropped, or its collector still runs, after 10 s"
+	not_ok "hg-gone's QEMU killed while hung: not dropped, or its collector still runs, after 10 s"
 fi
 
 # ---- stopping ----------------------------------------------------------------------
@@ -384,7 +390,8 @@ kill -TERM "$MC_PID"
 if wait_exit "$MC_PID" 30; then
 	ms=$(( $(now_ms) - t0 ))
 	MC_PID=
-	echo "# SIGTERM -> exit: $ms ms (status $WAIT_EXIT_STATUS)"
+	echo "# SIGTERM -> exit: $ms ms (status $WAIT_EXIT_STATUS);" \
+		"$(sed -n 's/^<7>stopped in /memcoord stopped in /p' "$MC_LOG")"
 	check "memcoord exits within ${STOP_BOUND_S} s of SIGTERM with one call hung (${ms} ms)" \
 		test "$ms" -le $((STOP_BOUND_S * 1000)) || true
 	check "memcoord exits with status 0 (got $WAIT_EXIT_STATUS)" test "$WAIT_EXIT_STATUS" -eq 0 || true
