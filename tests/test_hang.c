@@ -24,6 +24,10 @@
 #include "memcoord/registry.h"
 #include "memcoord/util.h"
 
+/* Room for scheduling delays on a loaded machine: "at once" means within a
+ * quarter of this, a bounded wait ends within this of its bound. */
+#define SLACK_MS 1000
+
 /* ---- the fake backend ---- */
 
 static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -231,12 +235,12 @@ static void hung_set(void)
 	printf("# hung balloon change: %d (%s) after %lld ms\n", rc, mc_hv_last_error(),
 	       (long long)ms);
 	CHECK(rc == -EINPROGRESS);
-	CHECK(ms >= MC_COLLECTOR_SET_WAIT_MS - 10 && ms < MC_COLLECTOR_SET_WAIT_MS + 500);
+	CHECK(ms >= MC_COLLECTOR_SET_WAIT_MS - 10 && ms < MC_COLLECTOR_SET_WAIT_MS + SLACK_MS);
 	CHECK(blocked(&in_set) == 1);
 	/* B went on collecting every 50 ms while the arbiter waited. */
 	printf("# B's samples during that wait: %llu\n",
 	       (unsigned long long)(seq_of(rec_b) - b0));
-	CHECK(seq_of(rec_b) - b0 >= 10);
+	CHECK(seq_of(rec_b) - b0 >= 5);
 
 	t0 = mc_real_now_ns();
 	rc = mc_collector_set_memory(&reg, uuid_a, 800 * 1024);
@@ -244,14 +248,14 @@ static void hung_set(void)
 	printf("# next change for A: %d (%s) after %lld ms\n", rc, mc_hv_last_error(),
 	       (long long)ms);
 	CHECK(rc == -EBUSY);
-	CHECK(ms < 100);
+	CHECK(ms < SLACK_MS / 4);
 
 	t0 = mc_real_now_ns();
 	rc = mc_collector_set_memory(&reg, uuid_b, 900 * 1024);
 	ms = ms_since(t0);
 	printf("# change for B meanwhile: %d after %lld ms\n", rc, (long long)ms);
 	CHECK(rc == 0);
-	CHECK(ms < 200);
+	CHECK(ms < SLACK_MS / 4);
 
 	/* Released: A's change completes (logged late), A takes changes again. */
 	release(&block_set);
@@ -280,19 +284,19 @@ static void hung_stats(void)
 	/* The collection began before the request: -EBUSY at once if it
 	 * already ran past the wait, else withdrawn after the wait. */
 	CHECK(rc == -ETIMEDOUT || rc == -EBUSY);
-	CHECK(ms < MC_COLLECTOR_SET_WAIT_MS + 500);
+	CHECK(ms < MC_COLLECTOR_SET_WAIT_MS + SLACK_MS);
 
 	t0 = mc_real_now_ns();
 	rc = mc_collector_set_memory(&reg, uuid_a, 600 * 1024);
 	ms = ms_since(t0);
 	printf("# and again: %d after %lld ms\n", rc, (long long)ms);
 	CHECK(rc == -EBUSY);
-	CHECK(ms < 100);
+	CHECK(ms < SLACK_MS / 4);
 	pthread_mutex_lock(&gate_lock);
 	CHECK(sets_made[0] == 2);   /* the withdrawn change was never made */
 	pthread_mutex_unlock(&gate_lock);
 	CHECK(seq_of(rec_a) == a0);
-	CHECK(seq_of(rec_b) - b0 >= 10);
+	CHECK(seq_of(rec_b) - b0 >= 5);
 }
 
 static void stop_while_hung(void)
@@ -312,7 +316,7 @@ static void stop_while_hung(void)
 	ms = ms_since(t0);
 	printf("# joining A's stuck collector: %d after %lld ms\n", rc, (long long)ms);
 	CHECK(rc == -ETIMEDOUT);
-	CHECK(ms >= 290 && ms < 800);
+	CHECK(ms >= 290 && ms < 300 + SLACK_MS);
 	rc = mc_collector_join_until(rec_b->collector, mc_real_now_ns() + 2000 * MC_NS_PER_MS);
 	CHECK(rc == 0);
 	rec_b->collector = NULL;
