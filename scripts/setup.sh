@@ -11,7 +11,7 @@ packages=(
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 	qemu-system-x86 busybox-static cpio
 	# tools the tests use
-	procps util-linux gnuplot-nox jq curl
+	procps util-linux gnuplot-nox jq curl valgrind
 	# systemd integration (sd_notify, the unit's install dir and its
 	# verification) and the man pages' checks
 	libsystemd-dev systemd groff-base man-db

@@ -247,8 +247,36 @@ static const char *act_reason(const struct mc_action *act, enum mc_log_level lev
 	return mc_reason_format(act, buf, MC_REASON_LEN);
 }
 
+/* Record a change made at now_ns: a grow's grant, and the domain's record
+ * (its last target, for the settling and stuck rules; with `note`, the
+ * last action for status reports). */
+static void act_stamp(struct mc_actuator *a, const struct act_eval *e,
+		      const struct mc_action *act, int64_t now_ns, bool note)
+{
+	struct mc_domain *rd;
+
+	if (e->kind == ACT_GROW)
+		act_record_grant(a, now_ns, e->target_kib - e->d->actual_kib);
+	if (!a->reg)
+		return;
+	rcu_read_lock();
+	rd = mc_registry_lookup(a->reg, e->d->uuid);
+	if (rd) {
+		uatomic_set(&rd->last_target_kib, e->target_kib);
+		uatomic_set(&rd->set_last_update, e->d->last_update);
+		if (e->kind == ACT_GROW)
+			uatomic_set(&rd->last_grow_ns, now_ns);
+		uatomic_set(&rd->last_set_ns, now_ns);
+		if (note)
+			act_note(rd, e, act, now_ns, false);
+	}
+	rcu_read_unlock();
+}
+
 /* Issue one balloon change (or log it in dry-run). Returns 0 if applied,
- * -ENOENT if the domain vanished, another negative errno on failure. */
+ * -ENOENT if the domain vanished, -EBUSY if a call for it is stuck (not
+ * tried), -EINPROGRESS if the change did not answer in time (it may still
+ * land), another negative errno on failure. */
 static int act_set(struct mc_actuator *a, const struct act_eval *e,
 		   const struct mc_action *act, int64_t now_ns)
 {
@@ -283,10 +311,28 @@ static int act_set(struct mc_actuator *a, const struct act_eval *e,
 		return 0;
 	}
 
-	r = a->hv->ops->set_memory(a->hv, e->d->uuid, e->target_kib);
+	if (a->set_memory)
+		r = a->set_memory(a->set_opaque, e->d->uuid, e->target_kib);
+	else
+		r = a->hv->ops->set_memory(a->hv, e->d->uuid, e->target_kib);
 	if (r == -ENOENT) {
 		mc_info("%s vanished before its balloon could be set", e->name);
 		a->stats.skipped++;
+		return r;
+	}
+	if (r == -EBUSY) {
+		/* Stuck in a call already reported: quietly left alone. */
+		mc_debug("not setting %s: %s", e->name, mc_hv_last_error());
+		a->stats.skipped++;
+		return r;
+	}
+	if (r == -EINPROGRESS) {
+		/* The change may yet land: account for it as made, so that
+		 * the domain waits for a fresh sample and a grow keeps its
+		 * memory out of the host's headroom. */
+		mc_warn("setting %s: %s -> %s MiB: %s", e->name, from, to, mc_hv_last_error());
+		a->stats.failed++;
+		act_stamp(a, e, act, now_ns, false);
 		return r;
 	}
 	if (r < 0) {
@@ -300,23 +346,7 @@ static int act_set(struct mc_actuator *a, const struct act_eval *e,
 	a->stats.applied++;
 	mc_hist_add(&a->stats.react_ns, now_ns - e->d->taken_ns);
 
-	if (e->kind == ACT_GROW)
-		act_record_grant(a, now_ns, e->target_kib - e->d->actual_kib);
-	if (a->reg) {
-		struct mc_domain *rd;
-
-		rcu_read_lock();
-		rd = mc_registry_lookup(a->reg, e->d->uuid);
-		if (rd) {
-			uatomic_set(&rd->last_target_kib, e->target_kib);
-			uatomic_set(&rd->set_last_update, e->d->last_update);
-			if (e->kind == ACT_GROW)
-				uatomic_set(&rd->last_grow_ns, now_ns);
-			uatomic_set(&rd->last_set_ns, now_ns);
-			act_note(rd, e, act, now_ns, false);
-		}
-		rcu_read_unlock();
-	}
+	act_stamp(a, e, act, now_ns, true);
 	return 0;
 }
 
@@ -480,6 +510,10 @@ int mc_actuator_apply(struct mc_actuator *a, const struct mc_view *v,
 				if (out)
 					out[i] = r == 0 ? (struct mc_applied){MC_APPLIED, e.target_kib, NULL}
 						 : r == -ENOENT ? (struct mc_applied){MC_APPLIED_SKIPPED, 0, "vanished"}
+						 : r == -EBUSY ? (struct mc_applied){MC_APPLIED_SKIPPED, 0,
+							"a hypervisor call for it is stuck"}
+						 : r == -EINPROGRESS ? (struct mc_applied){MC_APPLIED_FAILED, 0,
+							"no answer from the hypervisor in time"}
 						 : (struct mc_applied){MC_APPLIED_FAILED, 0, "hypervisor error"};
 				if (r < 0)
 					continue;

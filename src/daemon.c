@@ -16,6 +16,9 @@
 #include "memcoord/sim.h"
 #include "memcoord/trace.h"
 
+/* How long stopping waits for collectors to leave their hypervisor calls. */
+#define MC_STOP_JOIN_MS 2000
+
 struct ev {
 	struct ev *next;
 	enum mc_hv_event kind;
@@ -54,6 +57,7 @@ struct mc_daemon {
 	 * touched by the processing thread only. */
 	struct mc_domain **retiring;
 	size_t nretiring, capretiring;
+	unsigned int reap_polls;        /* 10 ms polls since one was last joined */
 
 	bool connected;
 	bool ever_connected;
@@ -286,6 +290,7 @@ static void retire(struct mc_daemon *d, struct mc_domain *rec)
 		d->capretiring = cap;
 	}
 	d->retiring[d->nretiring++] = rec;
+	d->reap_polls = 0;
 }
 
 /* Caller is the processing thread, the only one that unlinks records, so
@@ -301,7 +306,7 @@ static void remove_domain(struct mc_daemon *d, struct mc_domain *rec, const char
 
 static void reap(struct mc_daemon *d)
 {
-	size_t i = 0;
+	size_t i = 0, n = d->nretiring;
 
 	while (i < d->nretiring) {
 		struct mc_domain *rec = d->retiring[i];
@@ -314,6 +319,8 @@ static void reap(struct mc_daemon *d)
 			i++;
 		}
 	}
+	if (d->nretiring < n)
+		d->reap_polls = 0;
 }
 
 static int cmp_uuid(const void *a, const void *b)
@@ -440,9 +447,11 @@ int mc_daemon_process(struct mc_daemon *d)
 		d->next_resync_ns = now + (int64_t)d->cfg.resync_s * MC_NS_PER_S;
 	}
 	/* Collectors exit within microseconds of a stop request; poll again
-	 * soon while some are retiring. */
+	 * soon while some are retiring - for a second: one that takes longer
+	 * is stuck in a hypervisor call, and is then looked at every second. */
 	if (d->nretiring)
-		return 10;
+		return d->reap_polls++ < 100 ? 10 : 1000;
+	d->reap_polls = 0;
 	wait_ms = d->connected ? (d->next_resync_ns - now) / MC_NS_PER_MS + 1 : 1000;
 	return wait_ms > 60000 ? 60000 : (int)wait_ms;
 }
@@ -569,6 +578,15 @@ int mc_daemon_start(struct mc_daemon *d)
 	acfg.dry_run = d->live->c.dry_run;
 	acfg.host_reserve_kib = d->live->c.host_reserve_kib;
 	mc_actuator_init(&d->act, d->hv, &d->reg, &acfg);
+	/* Balloon changes run on the domains' collector threads: a call that
+	 * hangs holds up its own domain, not every decision. The simulated
+	 * host answers from memory and never blocks, while its sped-up clock
+	 * would turn each hand-off's two thread wake-ups into up to a
+	 * simulated second on a loaded machine: it is called directly. */
+	if (!d->cfg.sim_path) {
+		d->act.set_memory = mc_collector_set_memory;
+		d->act.set_opaque = &d->reg;
+	}
 	mc_info("policy %s, interval %d ms, stats period %d s, floor %llu MiB, host reserve %llu MiB%s",
 		d->cfg.policy, d->cfg.interval_ms, d->cfg.stats_period_s,
 		(unsigned long long)mc_kib_to_mib(d->cfg.floor_kib),
@@ -613,15 +631,45 @@ int mc_daemon_start(struct mc_daemon *d)
 	return 0;
 }
 
+/* Join every retiring collector, waiting MC_STOP_JOIN_MS in all. One still
+ * in a hypervisor call by then (a guest whose QEMU stopped answering) is
+ * left behind with its record: stopping must not hang on it. */
+static void join_collectors(struct mc_daemon *d)
+{
+	int64_t deadline = mc_real_now_ns() + MC_STOP_JOIN_MS * MC_NS_PER_MS;
+	size_t left = 0;
+
+	for (size_t i = 0; i < d->nretiring; i++) {
+		struct mc_domain *rec = d->retiring[i];
+
+		if (mc_collector_join_until(rec->collector, deadline) < 0) {
+			mc_warn("%s: a hypervisor call has not returned; stopping without it",
+				rec->name);
+			left++;
+			continue;
+		}
+		rec->collector = NULL;
+		mc_domain_free_rcu(rec);
+	}
+	if (left)
+		mc_warn("%zu collector threads left behind in hypervisor calls", left);
+	d->nretiring = 0;
+}
+
 void mc_daemon_stop(struct mc_daemon *d)
 {
 	struct cds_lfht_iter iter;
 	struct mc_domain *rec;
 
+	int64_t t[6];
+
 	if (!d || d->stopped)
 		return;
 	d->stopped = true;
 
+	/* Each step's time is logged: stopping must stay prompt even with a
+	 * hypervisor call hung (docs/faults.md). */
+	t[0] = mc_real_now_ns();
 	/* 0. No more status readers (they read the arbiter's figures). */
 	mc_control_stop(d->control);
 	d->control = NULL;
@@ -634,9 +682,11 @@ void mc_daemon_stop(struct mc_daemon *d)
 		mc_arbiter_get_stats(d->arb, &d->final);
 	mc_trace_close(d->trace);
 	d->trace = NULL;
+	t[1] = mc_real_now_ns();
 	/* 2. No more host samples. */
 	mc_hostmon_stop(d->hostmon);
 	d->hostmon = NULL;
+	t[2] = mc_real_now_ns();
 	/* 3. Unlink every record and stop every collector, then join them:
 	 *    all stop requests first so they exit in parallel. */
 	if (d->reg_ready) {
@@ -649,19 +699,23 @@ void mc_daemon_stop(struct mc_daemon *d)
 		}
 		rcu_read_unlock();
 	}
-	for (size_t i = 0; i < d->nretiring; i++) {
-		mc_collector_join(d->retiring[i]->collector);
-		d->retiring[i]->collector = NULL;
-		mc_domain_free_rcu(d->retiring[i]);
-	}
-	d->nretiring = 0;
-	/* Nobody kicks the arbiter any more. */
+	join_collectors(d);
+	t[3] = mc_real_now_ns();
+	/* Nobody kicks the arbiter any more (a collector left behind in a
+	 * hung call never touches shared state again). */
 	mc_arbiter_stop(d->arb);
 	uatomic_set(&d->arb, NULL);
 	/* 4. The backend: no more events. */
 	mc_hv_stop(d->hv);
+	t[4] = mc_real_now_ns();
 	/* 5. Every deferred free done before the table goes. */
 	rcu_barrier();
+	t[5] = mc_real_now_ns();
+	mc_debug("stopped in %lld ms: arbiter %lld, host collector %lld, collectors %lld, "
+		 "backend %lld, RCU %lld",
+		 (long long)((t[5] - t[0]) / MC_NS_PER_MS), (long long)((t[1] - t[0]) / MC_NS_PER_MS),
+		 (long long)((t[2] - t[1]) / MC_NS_PER_MS), (long long)((t[3] - t[2]) / MC_NS_PER_MS),
+		 (long long)((t[4] - t[3]) / MC_NS_PER_MS), (long long)((t[5] - t[4]) / MC_NS_PER_MS));
 }
 
 void mc_daemon_destroy(struct mc_daemon *d)

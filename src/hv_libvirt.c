@@ -76,9 +76,14 @@
 #define LV_KEEPALIVE_COUNT 3U
 
 /* Reconnect backoff: the first retry comes quickly (libvirtd restarts take a
- * fraction of a second), a long outage costs one attempt every 5 s. */
+ * fraction of a second), then 500 ms, then one attempt a second for as long
+ * as the outage lasts. The cap bounds the delay between the daemon coming
+ * back and memcoord noticing to 1 s plus the connection set-up; an attempt
+ * on an absent socket is one failed connect() (microseconds), so a second
+ * apart costs nothing measurable while the daemon is down. Watching the
+ * socket file instead would only work for local UNIX-socket URIs. */
 #define LV_BACKOFF_MIN_MS 250
-#define LV_BACKOFF_MAX_MS 5000
+#define LV_BACKOFF_MAX_MS 1000
 
 /* dom_info re-reads the live XML (min_guarantee, balloon device) once every
  * this many calls: both change rarely, and an XML fetch is a full RPC plus a

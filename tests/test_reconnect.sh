@@ -15,7 +15,8 @@
 # the resync (first cycle) and end their collector threads, and keep exactly
 # one collector thread for "test" - never two for one domain.  The time from
 # the new daemon's socket appearing to memcoord's "reconnected" line is
-# measured and printed (the backend retries with a backoff capped at 5 s).
+# measured and printed, and must stay within 2 s (the backend retries with a
+# backoff capped at 1 s).
 # After the last restart a new domain must be picked up by a lifecycle event
 # on the NEW connection and dropped when destroyed: events were registered
 # again.  At the end memcoord runs as many threads as at the start minus the
@@ -34,14 +35,17 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib/libvirtd-session.sh"
 
 WAIT_S=10               # bound on every wait for memcoord to react
-# libvirtd kill/restart cycles: how long libvirtd stays down in each.  The
-# first restart is immediate (the first retry, 250 ms after the loss, finds
-# the new daemon); the longer outages make memcoord's backoff grow (retries
-# 0.25, 0.75, 1.75, 3.75, 7.75 s after the loss, then every 5 s).
-OUTAGES=(0 2 4)
+# libvirtd kill/restart cycles: how long libvirtd stays down in each (in
+# seconds; RC_OUTAGES="0 2 4" in the environment runs those three only).
+# The default is ten cycles: immediate restarts (the first retry, 250 ms
+# after the loss, finds the new daemon) and outages long enough for the
+# backoff to reach its cap (retries 0.25, 0.75, 1.75, 2.75, ... s after the
+# loss, then every second).
+read -r -a OUTAGES <<<"${RC_OUTAGES:-0 1 0 3 0 2 0 5 1 0}"
 CYCLES=${#OUTAGES[@]}
-RECONNECT_FAIL_MS=8000  # socket -> "reconnected" above this fails
-RECONNECT_EXPECT_MS=6000  # ... and above this is reported as slow
+# socket -> "reconnected" above this fails: with retries at most 1 s apart,
+# a daemon back for 2 s has been found.
+RECONNECT_FAIL_MS=${RC_RECONNECT_FAIL_MS:-2000}
 SETTLE_S=2              # thread count must hold still this long
 
 if ! lvs_find_libvirtd; then
@@ -308,6 +312,16 @@ stable_threads()
 	return 1
 }
 
+# memcoord's CPU time so far (user + system), in milliseconds.
+cpu_ms()
+{
+	local stat f
+	stat=$(cat "/proc/$MC_PID/stat" 2>/dev/null) || { echo 0; return; }
+	read -r -a f <<<"${stat##*) }"
+	# Fields 14 and 15 of stat; 12 and 13 once "pid (comm) " is cut.
+	echo $(( (f[11] + f[12]) * 1000 / $(getconf CLK_TCK) ))
+}
+
 # Microseconds since the epoch, from bash's EPOCHREALTIME (6 decimals).
 now_us()
 {
@@ -382,9 +396,12 @@ for ((cycle = 1; cycle <= CYCLES; cycle++)); do
 	fi
 
 	if [ "$outage" -gt 0 ]; then
-		# libvirtd stays down: memcoord keeps running, retrying.
+		# libvirtd stays down: memcoord keeps running, retrying (and
+		# its collectors keep polling), at a cost shown here.
+		cpu0=$(cpu_ms)
 		sleep "$outage"
 		proc_alive "$MC_PID" || mc_died "while libvirtd was down"
+		echo "# cycle $cycle: memcoord used $(( $(cpu_ms) - cpu0 )) ms of CPU during the ${outage} s outage"
 		check "cycle $cycle: memcoord runs through a ${outage} s outage" \
 			test "$(log_count "$RECONNECTED_RE")" -eq "$rec0" || true
 	fi
@@ -414,13 +431,8 @@ for ((cycle = 1; cycle <= CYCLES; cycle++)); do
 		echo "# cycle $cycle: new socket -> 'reconnected' line: $ms ms" \
 			"(SIGKILL -> socket $(( (t_sock - t_kill) / 1000 )) ms," \
 			"SIGKILL -> 'reconnected' $(( (t_rec - t_kill) / 1000 )) ms)"
-		if [ "$ms" -gt "$RECONNECT_FAIL_MS" ]; then
-			not_ok "cycle $cycle: memcoord reconnected $ms ms after the socket appeared (limit $RECONNECT_FAIL_MS ms)"
-		elif [ "$ms" -gt "$RECONNECT_EXPECT_MS" ]; then
-			ok "cycle $cycle: memcoord reconnected in $ms ms (slow: the backoff caps at 5 s)"
-		else
-			ok "cycle $cycle: memcoord reconnected in $ms ms after the new socket appeared"
-		fi
+		check "cycle $cycle: memcoord reconnected $ms ms after the new socket appeared (limit $RECONNECT_FAIL_MS ms)" \
+			test "$ms" -le "$RECONNECT_FAIL_MS" || true
 	else
 		not_ok "cycle $cycle: could not time the reconnection (socket seen: ${t_sock:-no}, reconnected seen: ${t_rec:-no})"
 	fi
@@ -452,6 +464,11 @@ for ((cycle = 1; cycle <= CYCLES; cycle++)); do
 done
 
 echo "# reconnect delays (new socket -> 'reconnected'): ${delays[*]/%/ ms}"
+if [ "${#delays[@]}" -gt 0 ]; then
+	mapfile -t sorted < <(printf '%s\n' "${delays[@]}" | sort -n)
+	echo "# reconnect delay over ${#delays[@]} restarts: min ${sorted[0]} ms," \
+		"median ${sorted[$(( ${#sorted[@]} / 2 ))]} ms, max ${sorted[-1]} ms"
+fi
 
 # ---- events on the new connection -------------------------------------------
 

@@ -47,6 +47,11 @@ struct mc_actuator_stats {
 
 struct mc_actuator {
 	struct mc_hv *hv;
+	/* When set, balloon changes go through this instead of
+	 * hv->ops->set_memory (the daemon hands them to the domain's collector
+	 * thread: mc_collector_set_memory, whose return codes it may give). */
+	int (*set_memory)(void *opaque, const uint8_t uuid[MC_UUID_LEN], uint64_t kib);
+	void *set_opaque;
 	struct mc_registry *reg;   /* to stamp last_set_ns; may be NULL in tests */
 	struct mc_actuator_cfg cfg;
 	/* Memory granted from the host that the host sample may not show yet:

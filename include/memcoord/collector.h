@@ -41,6 +41,33 @@ void mc_collector_request_stop(struct mc_collector *c);
 int mc_collector_try_join(struct mc_collector *c);
 /* Request stop, wait for the thread, free the collector. */
 void mc_collector_join(struct mc_collector *c);
+/* Request stop and wait for the thread until deadline_ns (mc_real_now_ns
+ * clock): 0 when it exited (the collector is freed), -ETIMEDOUT when it is
+ * still in a hypervisor call. Then it is detached and left to finish on its
+ * own: it publishes nothing more, and its record must never be freed. */
+int mc_collector_join_until(struct mc_collector *c, int64_t deadline_ns);
+/* The domain's name (for messages). */
+const char *mc_collector_name(const struct mc_collector *c);
+
+/* How long the arbiter waits for a balloon change's answer (real time). A
+ * change takes milliseconds; one that hangs holds up only its own domain's
+ * collector. */
+#define MC_COLLECTOR_SET_WAIT_MS 1000
+
+/* Set the balloon of the domain with this UUID on its collector thread
+ * (reg_opaque: the struct mc_registry; the signature of the actuator's
+ * set_memory hook). Waits at most MC_COLLECTOR_SET_WAIT_MS. Returns 0 or the
+ * backend's error (text in mc_hv_last_error()), or:
+ *   -ENOENT       the domain is not collected (any more)
+ *   -ETIMEDOUT    its collector was busy in a call all that time; the change
+ *                 was withdrawn, nothing changed
+ *   -EINPROGRESS  the change was made and has not returned; it may still
+ *                 take effect (its collector logs how it ends)
+ *   -EBUSY        a call for the domain has not returned for longer than
+ *                 that already: not tried
+ * Caller is an RCU-registered thread. */
+int mc_collector_set_memory(void *reg_opaque, const uint8_t uuid[MC_UUID_LEN], uint64_t kib);
+
 /* Number of collector threads alive in this process (for tests/status). */
 unsigned long mc_collector_live_count(void);
 
