@@ -75,6 +75,10 @@ static uint32_t check_alone(const struct mc_stats *cur, uint64_t max_kib,
 		return bad;
 	if (!has(cur, MC_STAT_ACTUAL))
 		return 0;
+	/* A previous balloon from a rejected sample may be absurd: no
+	 * wrapping past it. */
+	if (limit < SLACK_KIB)
+		limit = UINT64_MAX;
 	if (has(cur, MC_STAT_UNUSED) && cur->val[MC_STAT_UNUSED] > limit)
 		bad |= MC_BAD_UNUSED;
 	if (has(cur, MC_STAT_USABLE) && cur->val[MC_STAT_USABLE] > limit)
@@ -157,7 +161,9 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 		return;
 	out->headroom_kib = headroom(cur);
 	out->fresh = true;
-	if (recent_actual_kib)
+	/* The previous balloon may come from a rejected sample, absurd:
+	 * movement is then unknown. */
+	if (recent_actual_kib && recent_actual_kib <= MC_SIG_MAX_KIB)
 		out->moved_kib = (int64_t)cur->val[MC_STAT_ACTUAL] - (int64_t)recent_actual_kib;
 	if (!prev || dt_ns <= 0)
 		return;

@@ -145,6 +145,13 @@ int main(void)
 	CHECK(sig.bad & MC_BAD_AVAILABLE);
 	printf("a first sample's figures are bounded by the maximum\n");
 
+	/* Found by fuzzing: the previous sample's balloon, from a rejected
+	 * sample, was 2^63 KiB: the movement overflowed. Unknown instead. */
+	b = a;
+	mc_signals_derive(NULL, 0, NULL, &b, 1 * S, 2048 * MIB, 1ULL << 63, &sig);
+	CHECK(sig.bad == 0 && sig.moved_kib == 0);
+	printf("an absurd previous balloon: movement unknown\n");
+
 	/* Counters and the stats clock going backwards. */
 	a.val[MC_STAT_MAJOR_FAULT] = 1000;
 	b = a;
