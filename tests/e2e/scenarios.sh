@@ -9,7 +9,7 @@
 # ---- 1. one hog, three idle ---------------------------------------------------
 
 HOG_RATE=20         # MiB/s
-HOG_SIZE=1400       # MiB, of a 2048 MiB maximum
+HOG_SIZE=1200       # MiB, most of a 2048 MiB maximum
 HOG_WAIT=5          # s before it starts (idle guests settle meanwhile)
 HOG_HOLD=3
 
@@ -212,7 +212,7 @@ sc_release()
 	scenario_begin "$name" "$2" || { not_ok "$SC: set up the scenario (libvirt daemon)"; scenario_end; return; }
 	if live; then
 		lab_define e2e-a "wait:8,alloc:20:400,hold:5,free,idle" "mc.minavail=48" &&
-			lab_define e2e-b "wait:18,alloc:10:700:50,hold:3,free,idle" "mc.minavail=48" &&
+			lab_define e2e-b "wait:18,alloc:10:700:42,hold:3,free,idle" "mc.minavail=48" &&
 			lab_define e2e-c "" && lab_define e2e-d "" ||
 			{ not_ok "$SC: define the guests"; scenario_end; return; }
 		boot_and_run e2e-a e2e-b e2e-c e2e-d -- --policy "$policy" --budget "$REL_BUDGET" || { scenario_end; return; }
