@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,19 +132,6 @@ const struct mc_dom_cfg *mc_config_find_domain(const struct mc_config *c,
 			if (!c->doms[i].by_uuid && strcmp(c->doms[i].key, name) == 0)
 				return &c->doms[i];
 	return NULL;
-}
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 /* Appends one line to err (validation reports every problem). When err is
@@ -275,7 +261,7 @@ static int parse_mib(const char *opt, const char *s, bool allow_zero,
 	if (rc == 0 && v == 0 && !allow_zero)
 		rc = -ERANGE;
 	if (rc < 0) {
-		seterr(err, errlen, "%s: '%s' is not %s number of MiB (0%s..%llu)",
+		mc_seterr(err, errlen, "%s: '%s' is not %s number of MiB (0%s..%llu)",
 		       opt, s, allow_zero ? "a" : "a positive",
 		       allow_zero ? "" : " excluded", (unsigned long long)MAX_MIB);
 		return -EINVAL;
@@ -323,7 +309,7 @@ static int parse_seconds_ms(const char *opt, const char *s, int *ms,
 	*ms = (int)(whole * 1000 + frac);
 	return 0;
 bad:
-	seterr(err, errlen, "%s: '%s' is not a positive number of seconds (e.g. 2 or 0.5, at most %d)",
+	mc_seterr(err, errlen, "%s: '%s' is not a positive number of seconds (e.g. 2 or 0.5, at most %d)",
 	       opt, s ? s : "", MAX_SECONDS);
 	return -EINVAL;
 }
@@ -453,7 +439,7 @@ static int set_string(char **dst, const char *s, char *err, size_t errlen)
 	char *n = strdup(s);
 
 	if (!n) {
-		seterr(err, errlen, "out of memory");
+		mc_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	free(*dst);
@@ -475,7 +461,7 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
 		switch (opt) {
 		case OPT_CONFIG:
 			if (!*optarg) {
-				seterr(err, errlen, "--config: empty file name");
+				mc_seterr(err, errlen, "--config: empty file name");
 				return MC_ARGS_BAD;
 			}
 			if (set_string(&c->config_path, optarg, err, errlen) < 0)
@@ -491,7 +477,7 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
 		case OPT_SIM:
 		case OPT_TRACE:
 			if (!*optarg) {
-				seterr(err, errlen, "--%s: empty file name",
+				mc_seterr(err, errlen, "--%s: empty file name",
 				       opt == OPT_SIM ? "sim" : "trace");
 				return MC_ARGS_BAD;
 			}
@@ -501,7 +487,7 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
 			break;
 		case OPT_CONTROL_SOCKET:
 			if (!*optarg || has_control_chars(optarg)) {
-				seterr(err, errlen, "--control-socket: %s path",
+				mc_seterr(err, errlen, "--control-socket: %s path",
 				       *optarg ? "invalid" : "empty");
 				return MC_ARGS_BAD;
 			}
@@ -510,7 +496,7 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
 			break;
 		case OPT_METRICS_LISTEN:
 			if (!*optarg || has_control_chars(optarg)) {
-				seterr(err, errlen, "--metrics-listen: %s address",
+				mc_seterr(err, errlen, "--metrics-listen: %s address",
 				       *optarg ? "invalid" : "empty");
 				return MC_ARGS_BAD;
 			}
@@ -522,7 +508,7 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
 			break;
 		case 'c':
 			if (!*optarg || has_control_chars(optarg)) {
-				seterr(err, errlen, "--connect: %s URI", *optarg ? "invalid" : "empty");
+				mc_seterr(err, errlen, "--connect: %s URI", *optarg ? "invalid" : "empty");
 				return MC_ARGS_BAD;
 			}
 			if (set_string(&c->uri, optarg, err, errlen) < 0)
@@ -532,7 +518,7 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
 			if (!mc_policy_find(optarg)) {
 				char known[64];
 
-				seterr(err, errlen, "--policy: unknown policy '%s' (known: %s)",
+				mc_seterr(err, errlen, "--policy: unknown policy '%s' (known: %s)",
 				       optarg, known_policies(known, sizeof(known)));
 				return MC_ARGS_BAD;
 			}
@@ -548,7 +534,7 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
 			uint64_t v;
 
 			if (mc_parse_u64(optarg, &v) < 0 || v == 0 || v > MAX_SECONDS) {
-				seterr(err, errlen, "--stats-period: '%s' is not a whole number of seconds (1..%d)",
+				mc_seterr(err, errlen, "--stats-period: '%s' is not a whole number of seconds (1..%d)",
 				       optarg, MAX_SECONDS);
 				return MC_ARGS_BAD;
 			}
@@ -593,7 +579,7 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
 				if (strcasecmp(optarg, log_levels[i].name) == 0)
 					break;
 			if (i == n) {
-				seterr(err, errlen, "--log-level: unknown level '%s'"
+				mc_seterr(err, errlen, "--log-level: unknown level '%s'"
 				       " (error, warning, notice, info or debug)", optarg);
 				return MC_ARGS_BAD;
 			}
@@ -602,7 +588,7 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
 		}
 		case OPT_LOG_TARGET:
 			if (mc_log_target_parse(optarg, &c->log_target) < 0) {
-				seterr(err, errlen, "--log-target: unknown target '%s'"
+				mc_seterr(err, errlen, "--log-target: unknown target '%s'"
 				       " (stderr, syslog or auto)", optarg);
 				return MC_ARGS_BAD;
 			}
@@ -617,10 +603,10 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
 			fprintf(out, "memcoord %s\n", MC_VERSION);
 			return MC_ARGS_EXIT;
 		case ':':
-			seterr(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+			mc_seterr(err, errlen, "option '%s' needs a value", argv[optind - 1]);
 			return MC_ARGS_BAD;
 		default:
-			seterr(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
+			mc_seterr(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
 			return MC_ARGS_BAD;
 		}
 	}
@@ -628,12 +614,12 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
 	/* The original program took the interval as its only argument. */
 	if (optind < argc) {
 		if (argc - optind > 1) {
-			seterr(err, errlen, "unexpected argument '%s' (only one INTERVAL is accepted)",
+			mc_seterr(err, errlen, "unexpected argument '%s' (only one INTERVAL is accepted)",
 			       argv[optind + 1]);
 			return MC_ARGS_BAD;
 		}
 		if (interval_opt) {
-			seterr(err, errlen, "INTERVAL given both as --interval and as an argument");
+			mc_seterr(err, errlen, "INTERVAL given both as --interval and as an argument");
 			return MC_ARGS_BAD;
 		}
 		if (parse_seconds_ms("INTERVAL", argv[optind], &ms, err, errlen) < 0)

@@ -4,10 +4,11 @@
 #include "memcoord/control.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "memcoord/util.h"
 
 /* At most this many words in a request ("status json"). */
 #define MAX_WORDS 4
@@ -24,23 +25,10 @@ static bool word_is(const struct word *w, const char *s)
 	return w->len == strlen(s) && memcmp(w->p, s, w->len) == 0;
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* The words have been checked to be printable ASCII: safe to echo. */
 static int bad_word(const char *what, const struct word *w, char *err, size_t errlen)
 {
-	seterr(err, errlen, "%s '%.*s%s' (known: status, status json, ping)", what,
+	mc_seterr(err, errlen, "%s '%.*s%s' (known: status, status json, ping)", what,
 	       (int)(w->len > SHOW_LEN ? SHOW_LEN : w->len), w->p,
 	       w->len > SHOW_LEN ? "..." : "");
 	return -EINVAL;
@@ -56,7 +44,7 @@ int mc_control_parse(const char *buf, size_t len, struct mc_control_req *req,
 		err[0] = '\0';
 	memset(req, 0, sizeof(*req));
 	if (len > MC_CONTROL_MAX_REQUEST) {
-		seterr(err, errlen, "request too long (at most %d bytes)", MC_CONTROL_MAX_REQUEST);
+		mc_seterr(err, errlen, "request too long (at most %d bytes)", MC_CONTROL_MAX_REQUEST);
 		return -EMSGSIZE;
 	}
 	/* One line: the newline, if any, ends the buffer. */
@@ -68,11 +56,11 @@ int mc_control_parse(const char *buf, size_t len, struct mc_control_req *req,
 		unsigned char c = (unsigned char)buf[k];
 
 		if (c == '\n') {
-			seterr(err, errlen, "one request per connection");
+			mc_seterr(err, errlen, "one request per connection");
 			return -EINVAL;
 		}
 		if ((c < 0x20 && c != '\t') || c >= 0x7f) {
-			seterr(err, errlen, "binary data in the request (byte 0x%02x at %zu)", c, k);
+			mc_seterr(err, errlen, "binary data in the request (byte 0x%02x at %zu)", c, k);
 			return -EINVAL;
 		}
 	}
@@ -84,7 +72,7 @@ int mc_control_parse(const char *buf, size_t len, struct mc_control_req *req,
 		if (i == len)
 			break;
 		if (nw == MAX_WORDS) {
-			seterr(err, errlen, "too many words in the request");
+			mc_seterr(err, errlen, "too many words in the request");
 			return -EINVAL;
 		}
 		start = i;
@@ -95,7 +83,7 @@ int mc_control_parse(const char *buf, size_t len, struct mc_control_req *req,
 		nw++;
 	}
 	if (nw == 0) {
-		seterr(err, errlen, "empty request (known: status, status json, ping)");
+		mc_seterr(err, errlen, "empty request (known: status, status json, ping)");
 		return -EINVAL;
 	}
 	if (word_is(&w[0], "ping")) {

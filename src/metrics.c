@@ -28,19 +28,6 @@
 
 /* ---- the listen address ---------------------------------------------------- */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int parse_port(const char *s, uint16_t *port)
 {
 	uint64_t v;
@@ -105,14 +92,14 @@ int mc_metrics_parse_listen(const char *s, bool allow_remote,
 		*salen = sizeof(*in6);
 	}
 	if (!loopback && !allow_remote) {
-		seterr(err, errlen, "metrics listen address '%s' is not a loopback address;"
+		mc_seterr(err, errlen, "metrics listen address '%s' is not a loopback address;"
 		       " add --metrics-allow-remote ([daemon] metrics_allow_remote = true)"
 		       " to serve metrics to other hosts", s);
 		return -EINVAL;
 	}
 	return 0;
 bad:
-	seterr(err, errlen, "metrics listen address '%s' is not PORT, ADDRESS:PORT or"
+	mc_seterr(err, errlen, "metrics listen address '%s' is not PORT, ADDRESS:PORT or"
 	       " [IPV6]:PORT with a numeric address and a port 1..65535", s);
 	return -EINVAL;
 }

@@ -79,4 +79,9 @@ int64_t mc_hist_quantile(const struct mc_hist *h, double q);
  * whose upper edge is <= ns): exact to a bucket, never an overcount. */
 uint64_t mc_hist_count_le(const struct mc_hist *h, int64_t ns);
 
+/* printf into err (errlen bytes, always terminated); nothing when err is
+ * NULL or errlen 0. For parsers that report one message. */
+void mc_seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif
