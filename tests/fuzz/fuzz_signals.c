@@ -128,7 +128,8 @@ static void check_signals(const struct dom *d, const struct mc_signals *s, int64
 	if (mc_stats_has(c, MC_STAT_ACTUAL)) {
 		uint64_t a = c->val[MC_STAT_ACTUAL];
 		uint64_t recent = d->last_actual_kib ? d->last_actual_kib : d->max_kib;
-		uint64_t lim = (a > recent ? a : recent) + SLACK_KIB;
+		uint64_t base = a > recent ? a : recent;
+		uint64_t lim = base > UINT64_MAX - SLACK_KIB ? UINT64_MAX : base + SLACK_KIB;
 		static const enum mc_stat guest[] = {
 			MC_STAT_UNUSED, MC_STAT_USABLE, MC_STAT_AVAILABLE, MC_STAT_DISK_CACHES,
 		};
