@@ -105,16 +105,7 @@ cleanup()
 	exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-bail()
-{
-	not_ok "$*"
-	check_summary || true
-	exit 1
-}
+check_traps
 
 log_count()
 {

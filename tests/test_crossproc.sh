@@ -85,18 +85,9 @@ cleanup()
 	exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+check_traps
 
 # Stop here: later steps would only wait out their timeouts.
-bail()
-{
-	not_ok "$*"
-	check_summary || true
-	exit 1
-}
-
 # ---- the daemon, the holder connection, an event log ------------------------
 
 lvs_start "$tmp" || bail "start a private session libvirtd"

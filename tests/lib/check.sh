@@ -60,6 +60,24 @@ check_summary()
 	[ "$CHECK_FAILED" -eq 0 ]
 }
 
+# bail MESSAGE...: a failed check that ends the script (its EXIT trap
+# cleans up).
+bail()
+{
+	not_ok "$*"
+	check_summary || true
+	exit 1
+}
+
+# check_traps: INT, TERM and HUP leave through the EXIT trap, with the
+# usual 128 + signal status.
+check_traps()
+{
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap 'exit 129' HUP
+}
+
 # kill -0 succeeds on a zombie, and an exited child stays a zombie until the
 # shell waits for it: read the state from /proc instead.
 proc_alive()
