@@ -19,6 +19,7 @@ scripts/setup.sh || { echo "tests: 0 passed, 1 failed"; exit 1; }
 passed=0
 failed=0
 skipped=0
+failed_names=()   # printed again just before the last line, where CI tails show it
 
 # run_suite BUILD_DIR [meson setup options...]
 run_suite() {
@@ -47,6 +48,11 @@ run_suite() {
 	else
 		failed=$((failed + total - ok - ${skip:-0}))
 	fi
+	local name
+	while IFS= read -r name; do
+		failed_names+=("$dir: $name")
+	done < <(grep -E '^ *[0-9]+/[0-9]+ ' "$log" | grep -vE '[[:space:]](OK|SKIP|EXPECTEDFAIL)[[:space:]]' |
+		sed -E 's/^ *[0-9]+\/[0-9]+ +//; s/ +[0-9.]+s.*$//; s/  +/ /g')
 }
 
 # run_fuzz: every libFuzzer target for $MC_FUZZ_SECONDS (default 60; 0
@@ -57,6 +63,10 @@ run_fuzz() {
 	scripts/fuzz.sh "$secs" 2>&1 | tee "$log"
 	ok=$(grep -c '^fuzz .*: ok' "$log")
 	bad=$(grep -c '^fuzz .*: FAILED' "$log")
+	local name
+	while IFS= read -r name; do
+		failed_names+=("$name")
+	done < <(grep '^fuzz .*: FAILED' "$log")
 	[ "$ok" -eq 0 ] && [ "$bad" -eq 0 ] && bad=1   # the script itself failed
 	passed=$((passed + ok))
 	failed=$((failed + bad))
@@ -88,6 +98,8 @@ run_e2e() {
 		failed=$((failed + 1))
 		return
 	fi
+	local l
+	while IFS= read -r l; do failed_names+=("e2e: $l"); done < <(grep -E '^not ok' "$log")
 	passed=$((passed + $(awk '{print $2}' <<<"$line")))
 	failed=$((failed + $(awk '{print $4}' <<<"$line")))
 	# A non-zero exit with every check passed is still a failure.
@@ -98,5 +110,9 @@ if [ $quick -eq 0 ] && [ "${MEMCOORD_SKIP_E2E:-0}" != 1 ] && [ -x build/plain/me
 	run_e2e
 fi
 
+if [ ${#failed_names[@]} -gt 0 ]; then
+	echo "== what failed =="
+	printf '  %s\n' "${failed_names[@]}"
+fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]
