@@ -488,6 +488,25 @@ static int bench_churn(const char *scenario, double from_s, double rate)
 			bu_result(bname("churn"), 100, "rss.growth", (double)(r60 - r10), "KiB");
 		}
 	}
+	{
+		/* Once warm: the second half of the churn (the shipped scenarios
+		 * churn until 10 s before their end), where the first half has
+		 * filled malloc's arenas and the registry's buckets. */
+		int64_t last_s = dur_ns / MC_NS_PER_S - 10, mid_s = last_s / 2 / 5 * 5;
+		long rmid = -1, rlast = -1;
+
+		for (int i = 0; i < k; i++) {
+			if (at[i] == mid_s)
+				rmid = rss[i];
+			if (at[i] == last_s)
+				rlast = rss[i];
+		}
+		if (rmid > 0 && rlast > 0) {
+			printf("RSS growth over the second half of the churn, t = %lld s to %lld s: %+ld KiB\n",
+			       (long long)mid_s, (long long)last_s, rlast - rmid);
+			bu_result(bname("churn"), 100, "rss.growth_late", (double)(rlast - rmid), "KiB");
+		}
+	}
 	mc_daemon_destroy(c.d);
 	free(c.first_sample);
 	free(c.seen);
