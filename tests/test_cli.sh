@@ -36,6 +36,9 @@ expect 2 "MiB" --floor -1
 expect 2 "must be greater than loaded" --loaded-threshold 300 --free-threshold 200
 expect 2 "unknown policy 'nosuch'" --policy nosuch
 expect 2 "only one INTERVAL" 1 2
+# A negative INTERVAL: named whole (getopt reads it as options "-2", "-5").
+expect 2 "INTERVAL: '-25' is not a positive number of seconds" --policy seed -25
+expect 2 "INTERVAL: '-1.5' is not a positive number of seconds" --dry-run -1.5
 
 unreach="test+unix:///default?socket=$tmp/no-such-sock"
 expect 1 "Failed to connect socket" -c "$unreach" --once
