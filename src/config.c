@@ -447,10 +447,55 @@ static int set_string(char **dst, const char *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* The command-line element getopt stopped in at an unknown short option
+ * character (optopt): getopt has moved past it when the character ended its
+ * element ("-2", "-vx": argv[optind - 1]) and not when more characters
+ * follow ("-25", "-xv": argv[optind]). val_elem is the element holding the
+ * previous option's value ("-c -2 -25"), never the one. argv[optind - 1]
+ * was not a good guess: "memcoord -25" named the program itself. */
+static const char *unknown_short_elem(int argc, char **argv, const char *val_elem)
+{
+	const char *prev = optind > 0 && optind <= argc ? argv[optind - 1] : NULL;
+	size_t n = prev ? strlen(prev) : 0;
+
+	if (prev && prev != val_elem && n > 1 && prev[0] == '-' && prev[1] != '-' &&
+	    (unsigned char)prev[n - 1] == optopt)
+		return prev;
+	return optind < argc ? argv[optind] : prev;
+}
+
+/* The message for getopt's unknown option. A negative number never reaches
+ * here as an option's value (getopt takes it as that value), so it is the
+ * INTERVAL argument: say what is wrong with it rather than "unknown option". */
+static void unknown_option(int argc, char **argv, const char *val_elem,
+			   char *err, size_t errlen)
+{
+	const char *e;
+	bool in;
+	int ms;
+
+	/* A long option (optopt 0), or one given a value it does not take
+	 * ("--verbose=1": optopt is its short form, or its code above 255). */
+	if (optopt <= 0 || optopt > 255 || strchr("cvh", optopt)) {
+		mc_seterr(err, errlen, "unknown option '%s' (see --help)",
+			  optind > 0 && optind <= argc ? argv[optind - 1] : "?");
+		return;
+	}
+	e = unknown_short_elem(argc, argv, val_elem);
+	if (e && e[0] == '-' && ((e[1] >= '0' && e[1] <= '9') || e[1] == '.')) {
+		(void)parse_seconds_ms("INTERVAL", e, &ms, err, errlen);
+		return;
+	}
+	in = e && strlen(e) > 2;
+	mc_seterr(err, errlen, "unknown option '-%c'%s%s%s (see --help)", optopt,
+		  in ? " in '" : "", in ? e : "", in ? "'" : "");
+}
+
 enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **argv,
 					 FILE *out, char *err, size_t errlen)
 {
 	bool interval_opt = false;
+	const char *val_elem = NULL;   /* the element of the last option's value */
 	int opt, ms;
 
 	if (!out)
@@ -458,6 +503,8 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
 	opterr = 0;
 	optind = 0;     /* full re-initialisation: this may run more than once */
 	while ((opt = getopt_long(argc, argv, ":c:vh", long_opts, NULL)) != -1) {
+		if (optarg && opt != '?' && opt != ':')
+			val_elem = argv[optind - 1];
 		switch (opt) {
 		case OPT_CONFIG:
 			if (!*optarg) {
@@ -606,7 +653,7 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
 			mc_seterr(err, errlen, "option '%s' needs a value", argv[optind - 1]);
 			return MC_ARGS_BAD;
 		default:
-			mc_seterr(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
+			unknown_option(argc, argv, val_elem, err, errlen);
 			return MC_ARGS_BAD;
 		}
 	}

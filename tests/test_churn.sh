@@ -224,7 +224,8 @@ lvs_virsh "$URI" create "$tmp/ch-b.xml" >/dev/null || bail "virsh create ch-b"
 # ---- memcoord ---------------------------------------------------------------
 
 mc_cmd=("$MEMCOORD" -c "$URI" --policy balance --stats-period 1 --interval 1
-	--host-reserve 0 --floor 64 -v)
+	--host-reserve 0 --floor 64 -v
+	--control-socket none)   # not the host's /run/memcoord (see test_crossproc.sh)
 if [ "$MODE" = valgrind ]; then
 	# --error-exitcode: any memcheck error, or (with
 	# --errors-for-leak-kinds) a definitely lost block, makes memcoord exit

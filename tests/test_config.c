@@ -129,6 +129,23 @@ int main(void)
 	printf("bad input:\n");
 	BAD("--bogus");
 	BAD("-x");
+	CHECK(strstr(err, "unknown option '-x' (") != NULL);
+	/* A negative INTERVAL is named whole, however getopt split it up
+	 * (it once named the program itself, or the option before it). */
+	BAD("-25");
+	CHECK(strstr(err, "INTERVAL: '-25' is not a positive number of seconds") != NULL);
+	BAD("--policy", "seed", "-2");
+	CHECK(strstr(err, "INTERVAL: '-2' is not a positive number") != NULL);
+	BAD("--dry-run", "-1.5");
+	CHECK(strstr(err, "INTERVAL: '-1.5' is not a positive number") != NULL);
+	BAD("-c", "-2", "-25");
+	CHECK(strstr(err, "INTERVAL: '-25' is not") != NULL);
+	BAD("-xv");
+	CHECK(strstr(err, "unknown option '-x' in '-xv'") != NULL);
+	BAD("-vx");
+	CHECK(strstr(err, "unknown option '-x' in '-vx'") != NULL);
+	BAD("--verbose=1");
+	CHECK(strstr(err, "unknown option '--verbose=1'") != NULL);
 	BAD("--interval");
 	BAD("--interval", "0");
 	BAD("--interval", "0.0");

@@ -239,7 +239,7 @@ write_config()
 }
 write_config 1G
 "$MEMCOORD" -c "$URI" --config "$tmp/memcoord.conf" --stats-period 1 --interval 1 \
-	--host-reserve 0 -v >"$MC_LOG" 2>&1 &
+	--host-reserve 0 -v --control-socket none >"$MC_LOG" 2>&1 &   # not the host's /run/memcoord
 MC_PID=$!
 wait_mc "$WAIT_S" grep -q '^<[0-9]>connected to ' "$MC_LOG" ||
 	bail "memcoord did not log 'connected to' within ${WAIT_S} s"
