@@ -44,7 +44,7 @@ unreach="test+unix:///default?socket=$tmp/no-such-sock"
 expect 1 "Failed to connect socket" -c "$unreach" --once
 
 # Without --once the daemon reports the failure and keeps retrying.
-"$MEMCOORD" -c "$unreach" -v >"$tmp/retry.log" 2>&1 &
+"$MEMCOORD" -c "$unreach" -v --control-socket none >"$tmp/retry.log" 2>&1 &
 pid=$!
 sleep 2
 if kill -0 "$pid" 2>/dev/null; then
