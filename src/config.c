@@ -203,11 +203,36 @@ int mc_config_validate(const struct mc_config *c, char *err, size_t errlen)
 					    &sa, &salen, msg, sizeof(msg)) < 0)
 			mc_errlist_add(&e, "%s (--metrics-listen, [daemon] metrics_listen)", msg);
 	}
-	if (!(b->low_kib < b->target_kib && b->target_kib < b->high_kib))
+	if (!(b->low_kib < b->target_kib && b->target_kib < b->high_kib)) {
+		/* Named at the first of the watermarks the file set (the
+		 * defaults agree with each other, so one of them is there),
+		 * with the line of each one set. */
+		static const char *const wm[] = {"low", "target", "high"};
+		char at[300] = "", lines[80] = "";
+		int first = 0;
+
+		for (int j = 0; j < 3; j++) {
+			int l = c->wm_line[j];
+			size_t n = strlen(lines);
+
+			if (!l)
+				continue;
+			if (!first || l < first)
+				first = l;
+			snprintf(lines + n, sizeof(lines) - n, "%s%s at line %d",
+				 n ? ", " : " (", wm[j], l);
+		}
+		if (lines[0])
+			snprintf(lines + strlen(lines), sizeof(lines) - strlen(lines), ")");
+		if (file && first)
+			snprintf(at, sizeof(at), "%s:%d: ", file, first);
+		else
+			mc_strlcpy(at, fpre, sizeof(at));
 		mc_errlist_add(&e, "%s[balance] low/target/high: low < target < high is required,"
-			    " got low %s, target %s, high %s", fpre,
+			    " got low %s, target %s, high %s%s", at,
 			    kib_str(b->low_kib, b1), kib_str(b->target_kib, b2),
-			    kib_str(b->high_kib, b3));
+			    kib_str(b->high_kib, b3), lines);
+	}
 	if (b->shrink_step_kib == 0)
 		mc_errlist_add(&e, "%s[balance] shrink_step: must be greater than 0", fpre);
 	if (b->cooldown_ms <= 0)

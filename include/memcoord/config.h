@@ -97,6 +97,10 @@ struct mc_config {
 
 	struct mc_dom_cfg *doms;    /* per-domain sections */
 	size_t ndoms;
+	/* The lines of the file that set [balance] low, target and high
+	 * (0: not set there): validation names them when the watermarks
+	 * contradict each other. */
+	int wm_line[3];
 
 	uint64_t gen;               /* set by the daemon when published; records
 				     * cache their per-domain values by it */
