@@ -536,6 +536,18 @@ static void test_validate_file(void)
 	path = write_file("[seed]\nloaded = 300\nfree = 300\n");
 	CHECK(build(&c, "--config", path, NULL) == MC_ARGS_BAD);
 	CHECK(strstr(err, "must be greater than loaded") != NULL);
+	snprintf(want, sizeof(want), "%s:2: [seed] free/loaded: ", path);
+	CHECK(strncmp(err, want, strlen(want)) == 0);
+	CHECK(strstr(err, "(loaded at line 2, free at line 3)") != NULL);
+	/* A threshold from the command line is not the file's. */
+	CHECK(build(&c, "--config", path, "--loaded-threshold", "350", NULL) == MC_ARGS_BAD);
+	snprintf(want, sizeof(want), "%s:3: [seed] free/loaded: ", path);
+	CHECK(strncmp(err, want, strlen(want)) == 0);
+	CHECK(strstr(err, "(free at line 3)") != NULL);
+	CHECK(build(&c, "--config", path, "--loaded-threshold", "350",
+		    "--free-threshold", "320", NULL) == MC_ARGS_BAD);
+	CHECK(strncmp(err, "free threshold (320 MiB)", 24) == 0);
+	printf("  %s\n", err);
 	/* ... and the command line can repair it. */
 	CHECK(build(&c, "--config", path, "--free-threshold", "400", NULL) == MC_ARGS_OK);
 	unlink(path);
