@@ -96,6 +96,13 @@ void mc_vdom_fill(struct mc_vdom *v, const struct mc_domain *d,
 		v->flags |= MC_VDOM_NO_RATES;
 	v->present = sm->stats.present;
 	v->actual_kib = val[MC_STAT_ACTUAL];
+	/* A rejected sample's balloon size is the guest driver's claim, and
+	 * the policy and the actuator still sum it for the budget: claimed
+	 * above the domain's maximum, it would read as balloons far above the
+	 * budget — no grants for anyone, every other guest squeezed. No
+	 * balloon holds more than its domain's maximum: count it at that. */
+	if ((v->flags & MC_VDOM_UNTRUSTED) && sm->max_kib && v->actual_kib > sm->max_kib)
+		v->actual_kib = sm->max_kib;
 	v->max_kib = sm->max_kib;
 	if (dc->has_max && dc->max_kib < v->max_kib)
 		v->max_kib = dc->max_kib;

@@ -155,6 +155,35 @@ static bool same_domain_key(const struct mc_dom_cfg *a, const struct mc_dom_cfg 
 			  : strcmp(a->key, b->key) == 0;
 }
 
+/* For keys checked together: at = "FILE:LINE: " at the first of them the
+ * file set ("FILE: " if none, "" without a file), lines = " (low at line 2,
+ * high at line 5)" naming each one the file set ("" if none). */
+static void key_lines(const char *file, const int *line, const char *const *names, size_t n,
+		      char *at, size_t atlen, char *lines, size_t lineslen)
+{
+	int first = 0;
+
+	lines[0] = '\0';
+	for (size_t j = 0; j < n; j++) {
+		size_t len = strlen(lines);
+
+		if (!line[j])
+			continue;
+		if (!first || line[j] < first)
+			first = line[j];
+		snprintf(lines + len, lineslen - len, "%s%s at line %d",
+			 len ? ", " : " (", names[j], line[j]);
+	}
+	if (lines[0])
+		snprintf(lines + strlen(lines), lineslen - strlen(lines), ")");
+	if (file && first)
+		snprintf(at, atlen, "%s:%d: ", file, first);
+	else if (file)
+		snprintf(at, atlen, "%s: ", file);
+	else
+		at[0] = '\0';
+}
+
 int mc_config_validate(const struct mc_config *c, char *err, size_t errlen)
 {
 	const struct mc_balance_params *b = &c->params.bal;
@@ -169,11 +198,24 @@ int mc_config_validate(const struct mc_config *c, char *err, size_t errlen)
 
 	if (c->compare && !c->sim_path)
 		mc_errlist_add(&e, "--compare needs --sim SCENARIO");
-	if (c->params.seed.free_kib <= c->params.seed.loaded_kib)
-		mc_errlist_add(&e, "free threshold (%s) must be greater than loaded threshold (%s)"
-			    " ([seed] free/loaded, --free-threshold/--loaded-threshold)",
-			    kib_str(c->params.seed.free_kib, b1),
-			    kib_str(c->params.seed.loaded_kib, b2));
+	if (c->params.seed.free_kib <= c->params.seed.loaded_kib) {
+		static const char *const names[] = {"loaded", "free"};
+		char at[300], lines[80];
+
+		/* Set on the command line, or in the file (then named at its
+		 * lines, as the other keys of the file are). */
+		key_lines(file, c->seed_line, names, 2, at, sizeof(at), lines, sizeof(lines));
+		if (lines[0])
+			mc_errlist_add(&e, "%s[seed] free/loaded: free threshold (%s) must be greater"
+				    " than loaded threshold (%s)%s", at,
+				    kib_str(c->params.seed.free_kib, b1),
+				    kib_str(c->params.seed.loaded_kib, b2), lines);
+		else
+			mc_errlist_add(&e, "free threshold (%s) must be greater than loaded threshold (%s)"
+				    " ([seed] free/loaded, --free-threshold/--loaded-threshold)",
+				    kib_str(c->params.seed.free_kib, b1),
+				    kib_str(c->params.seed.loaded_kib, b2));
+	}
 	if (c->interval_ms <= 0)
 		mc_errlist_add(&e, "interval must be positive ([daemon] interval = %d ms)",
 			    c->interval_ms);
@@ -203,11 +245,18 @@ int mc_config_validate(const struct mc_config *c, char *err, size_t errlen)
 					    &sa, &salen, msg, sizeof(msg)) < 0)
 			mc_errlist_add(&e, "%s (--metrics-listen, [daemon] metrics_listen)", msg);
 	}
-	if (!(b->low_kib < b->target_kib && b->target_kib < b->high_kib))
+	if (!(b->low_kib < b->target_kib && b->target_kib < b->high_kib)) {
+		/* Only the file sets the watermarks, and the defaults agree
+		 * with each other: one of them at least has a line. */
+		static const char *const names[] = {"low", "target", "high"};
+		char at[300], lines[80];
+
+		key_lines(file, c->wm_line, names, 3, at, sizeof(at), lines, sizeof(lines));
 		mc_errlist_add(&e, "%s[balance] low/target/high: low < target < high is required,"
-			    " got low %s, target %s, high %s", fpre,
+			    " got low %s, target %s, high %s%s", at,
 			    kib_str(b->low_kib, b1), kib_str(b->target_kib, b2),
-			    kib_str(b->high_kib, b3));
+			    kib_str(b->high_kib, b3), lines);
+	}
 	if (b->shrink_step_kib == 0)
 		mc_errlist_add(&e, "%s[balance] shrink_step: must be greater than 0", fpre);
 	if (b->cooldown_ms <= 0)
@@ -592,11 +641,13 @@ enum mc_args_result mc_config_parse_args(struct mc_config *c, int argc, char **a
 			if (parse_mib("--loaded-threshold", optarg, false,
 				      &c->params.seed.loaded_kib, err, errlen) < 0)
 				return MC_ARGS_BAD;
+			c->seed_line[0] = 0;   /* no longer the file's */
 			break;
 		case OPT_FREE:
 			if (parse_mib("--free-threshold", optarg, false,
 				      &c->params.seed.free_kib, err, errlen) < 0)
 				return MC_ARGS_BAD;
+			c->seed_line[1] = 0;
 			break;
 		case OPT_FLOOR:
 			if (parse_mib("--floor", optarg, true, &c->floor_kib, err, errlen) < 0)

@@ -777,6 +777,20 @@ int mc_config_load_stream(struct mc_config *c, FILE *f, const char *name,
 		mc_errlist_add(&ld.e, "%s: out of memory", name);
 	} else if (ld.e.n) {
 		rc = -EINVAL;
+	} else {
+		/* Where the keys checked together were set, for
+		 * validation's message should they contradict each other. */
+		static const char *const wm[] = {"low", "target", "high"};
+		static const char *const seed[] = {"loaded", "free"};
+
+		for (size_t j = 0; j < 3; j++)
+			for (size_t i = 0; i < NKEYS(balance_keys); i++)
+				if (!strcmp(balance_keys[i].name, wm[j]))
+					c->wm_line[j] = ld.seen[S_BALANCE][i];
+		for (size_t j = 0; j < 2; j++)
+			for (size_t i = 0; i < NKEYS(seed_keys); i++)
+				if (!strcmp(seed_keys[i].name, seed[j]))
+					c->seed_line[j] = ld.seen[S_SEED][i];
 	}
 	free(ld.buf);
 	mc_errlist_finish(&ld.e);

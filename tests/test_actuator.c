@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "memcoord/actuator.h"
+#include "memcoord/arbiter.h"
 #include "memcoord/log.h"
+#include "memcoord/signals.h"
 
 #include "check.h"
 
@@ -505,6 +507,84 @@ static void test_stamp(void)
 	report("successful real changes stamp last_set_ns and the reason's text; dry-run does not stamp", before);
 }
 
+/* A guest whose driver claims a balloon far above its domain's maximum: the
+ * sample is rejected, but the view still carries its balloon for the budget.
+ * Taken at its word, the claim read as balloons far above the budget — no
+ * grants for anyone, and the honest guests squeezed toward their used
+ * memory. The view counts it at the domain's maximum instead. */
+static void test_rejected_balloon(void)
+{
+	int before = check_failures;
+	static const uint8_t ul[MC_UUID_LEN] = { 1 };
+	static unsigned char scratch[4096] __attribute__((aligned(16)));
+	struct mc_domain *liar = mc_domain_new(ul, "dom0");
+	struct mc_sample sm = {
+		.seq = 2, .taken_ns = 900, .state = MC_DOM_RUNNING,
+		.max_kib = MIB(8192), .has_stats = true,
+		.sig = { .bad = MC_BAD_ACTUAL },
+	};
+	struct mc_dcfg dc = { .weight = 1 };
+	struct mc_balance_params bp = {
+		.low_kib = MIB(128), .target_kib = MIB(192), .high_kib = MIB(256),
+		.shrink_step_kib = MIB(64), .shrink_pct = 12,
+		.cooldown_ms = 10000, .horizon_ms = 3000, .stale_samples = 5,
+		.stuck_ms = 5000, .stuck_recheck_ms = 60000,
+		.swap_pressure_kib_s = 1024, .fault_pressure_s = 100,
+		.budget_kib = MIB(16384), .host_reserve_kib = MIB(512),
+	};
+	struct mc_vdom d[3] = { DOM(1, 0), DOM(2, 2048), DOM(3, 4096) };
+	struct mc_action acts[16];
+	struct mc_view v = { .now_ns = 1000, .host = HOST(16384, 950), .n = 3, .dom = d };
+	struct mc_plan plan = { .cap = mc_plan_cap_for(3), .act = acts };
+	const struct mc_action *grow = NULL;
+
+	CHECK(liar != NULL && mc_balance_scratch_size(3) <= sizeof(scratch) &&
+	      mc_plan_cap_for(3) <= 16);
+	if (!liar)
+		return;
+	sm.stats.present = 1u << MC_STAT_ACTUAL | 1u << MC_STAT_USABLE;
+	sm.stats.val[MC_STAT_ACTUAL] = MIB(8192) + MIB(100 * 1024);
+	sm.stats.val[MC_STAT_USABLE] = MIB(300);
+	mc_vdom_fill(&d[0], liar, &sm, &dc, MIB(200));
+	CHECK(d[0].flags & MC_VDOM_UNTRUSTED);
+	CHECK(d[0].actual_kib == MIB(8192));
+	/* Within its maximum, a rejected sample's balloon is kept as is. */
+	sm.stats.val[MC_STAT_ACTUAL] = MIB(3000);
+	mc_vdom_fill(&d[0], liar, &sm, &dc, MIB(200));
+	CHECK(d[0].actual_kib == MIB(3000));
+	sm.stats.val[MC_STAT_ACTUAL] = UINT64_MAX - MIB(1);
+	mc_vdom_fill(&d[0], liar, &sm, &dc, MIB(200));
+	CHECK(d[0].actual_kib == MIB(8192));
+
+	/* Honest guests under a 16 GiB budget (8 + 2 + 4 GiB held): dom1 is
+	 * below low, dom2 has 2 GiB of headroom. */
+	d[1].present = d[2].present = 1u << MC_STAT_USABLE | 1u << MC_STAT_ACTUAL;
+	d[1].usable_kib = d[1].headroom_kib = MIB(50);
+	d[2].usable_kib = d[2].headroom_kib = MIB(2048);
+	for (int i = 1; i < 3; i++) {
+		d[i].max_kib = MIB(8192);
+		d[i].weight = 1;
+	}
+	CHECK(mc_policy_balance_decide(&v, &bp, scratch, &plan) == 0);
+	for (size_t k = 0; k < plan.n; k++) {
+		char why[MC_REASON_LEN];
+
+		mc_reason_format(&plan.act[k], why, sizeof(why));
+		CHECK(plan.act[k].dom != 0);
+		CHECK(strncmp(why, "squeeze: ", 9) != 0);
+		if (plan.act[k].dom == 1)
+			grow = &plan.act[k];
+	}
+	CHECK(grow && grow->target_kib == MIB(2048 + 192 - 50));
+	/* And the actuator's budget lets it through. */
+	setup(512, false);
+	act.cfg.budget_kib = bp.budget_kib;
+	CHECK(apply(d, 3, v.host, acts, plan.n, 1000) == (int)plan.n);
+	CHECK(grow && fk.ncalls == plan.n && called(fk.ncalls - 1, 2, grow->target_kib));
+	mc_domain_free(liar);
+	report("a rejected sample's balloon above its maximum counts at the maximum", before);
+}
+
 int main(void)
 {
 	/* The actuator's info lines are part of what is tested by eye;
@@ -521,6 +601,7 @@ int main(void)
 	test_transfer_tight_host();
 	test_grow_clipped();
 	test_budget();
+	test_rejected_balloon();
 	test_grow_skipped();
 	test_host_unknown();
 	test_grants_remembered();

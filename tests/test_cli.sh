@@ -113,7 +113,8 @@ expect 2 "bad.conf:3: \\[nosuch\\]" --config "$tmp/bad.conf" --check-config
 expect 2 "cannot read .*No such file" --config "$tmp/nonexistent.conf" --check-config
 
 # SIGHUP: an invalid file is rejected and the running configuration stays;
-# a valid one is published. Run on the simulated host (no libvirt needed).
+# a valid one is published. Run on the simulated host (no libvirt needed);
+# what runs is read back from the status socket (policy and low watermark).
 cat >"$tmp/long.ini" <<'SCEN'
 [sim]
 speed = 1
@@ -126,14 +127,24 @@ memory = 512M
 workload = idle
 SCEN
 cp "$tmp/ok.conf" "$tmp/live.conf"
-"$MEMCOORD" --sim "$tmp/long.ini" --config "$tmp/live.conf" >"$tmp/hup.out" 2>"$tmp/hup.log" &
+"$MEMCOORD" --sim "$tmp/long.ini" --config "$tmp/live.conf" --control-socket "$tmp/ctl.sock" \
+	>"$tmp/hup.out" 2>"$tmp/hup.log" &
 pid=$!
-sleep 1
-printf '[balance]\nlow = 500M\n' >"$tmp/live.conf"      # low > target: invalid
+running() {
+	timeout 5 "$MEMCOORD" status --json --control-socket "$tmp/ctl.sock" 2>/dev/null \
+		| jq -r '"\(.policy) low \(.headroom.low_kib / 1024) MiB"'
+}
+# The socket comes up once the arbiter runs: up to 10 s on a slow start.
+for _ in $(seq 100); do [ -n "$(running)" ] && break; sleep 0.1; done
+[ "$(running)" = "balance low 100 MiB" ] && ok "before SIGHUP: the file's configuration runs" \
+	|| notok "before SIGHUP: running '$(running)'"
+# low > target: invalid, and the policy it names must not be taken either.
+printf '[daemon]\npolicy = seed\n[balance]\nlow = 500M\n' >"$tmp/live.conf"
 kill -HUP "$pid"
 sleep 1
 if grep -q "configuration rejected; the running configuration stays" "$tmp/hup.log" \
-	&& grep -q "low < target < high" "$tmp/hup.log"; then
+	&& grep -q "low < target < high" "$tmp/hup.log" \
+	&& [ "$(running)" = "balance low 100 MiB" ]; then
 	ok "SIGHUP with an invalid file: rejected, the running configuration stays"
 else
 	notok "SIGHUP with an invalid file: $(cat "$tmp/hup.log")"
@@ -141,10 +152,11 @@ fi
 printf '[daemon]\npolicy = seed\ninterval = 3\n' >"$tmp/live.conf"
 kill -HUP "$pid"
 sleep 1
-if grep -q "configuration reloaded: policy seed, interval 3000 ms" "$tmp/hup.log"; then
+if grep -q "configuration reloaded: policy seed, interval 3000 ms" "$tmp/hup.log" \
+	&& [ "$(running)" = "seed low 128 MiB" ]; then
 	ok "SIGHUP with a valid file: the new configuration is published"
 else
-	notok "SIGHUP with a valid file: $(cat "$tmp/hup.log")"
+	notok "SIGHUP with a valid file: running '$(running)': $(cat "$tmp/hup.log")"
 fi
 kill -TERM "$pid"
 wait "$pid"; rc=$?

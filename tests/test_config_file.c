@@ -511,20 +511,23 @@ static void test_validate_file(void)
 	char want[300];
 
 	/* Each value is fine; together they contradict: reported by
-	 * validation, with the file's name. */
+	 * validation, with the file's name and the line that set low. */
 	CHECK(load(&c, "[balance]\nlow = 300M\n", &path) == 0);
 	CHECK(mc_config_validate(&c, err, sizeof(err)) == -EINVAL);
-	snprintf(want, sizeof(want), "%s: [balance] low/target/high: low < target < high is required,"
-		 " got low 300 MiB, target %d MiB, high %d MiB", path, MC_DEF_TARGET_MIB, MC_DEF_HIGH_MIB);
+	snprintf(want, sizeof(want), "%s:2: [balance] low/target/high: low < target < high is required,"
+		 " got low 300 MiB, target %d MiB, high %d MiB (low at line 2)", path,
+		 MC_DEF_TARGET_MIB, MC_DEF_HIGH_MIB);
 	CHECK(strcmp(err, want) == 0);
 	printf("  %s\n", err);
 
-	path = write_file("[balance]\nlow = 1M\ntarget = 2M\nhigh = 2M\n"
-			  "[domain:a]\nfloor = 2G\nmax = 1G\n");
+	path = write_file("[balance]\nhigh = 2M\ntarget = 2M\n[daemon]\ninterval = 2\n"
+			  "[domain:a]\nfloor = 2G\nmax = 1G\n[balance]\nlow = 1M\n");
 	CHECK(build(&c, "--config", path, NULL) == MC_ARGS_BAD);
-	snprintf(want, sizeof(want), "%s: [balance] low/target/high", path);
+	/* At the first line of the three, each one's line named. */
+	snprintf(want, sizeof(want), "%s:2: [balance] low/target/high", path);
 	CHECK(strstr(err, want) != NULL);
-	snprintf(want, sizeof(want), "%s:5: [domain:a] floor/max: floor 2048 MiB is above max 1024 MiB", path);
+	CHECK(strstr(err, "(low at line 10, target at line 3, high at line 2)") != NULL);
+	snprintf(want, sizeof(want), "%s:6: [domain:a] floor/max: floor 2048 MiB is above max 1024 MiB", path);
 	CHECK(strstr(err, want) != NULL);
 	CHECK(count_lines(err) == 2);
 	printf("  %s\n", err);
@@ -533,6 +536,18 @@ static void test_validate_file(void)
 	path = write_file("[seed]\nloaded = 300\nfree = 300\n");
 	CHECK(build(&c, "--config", path, NULL) == MC_ARGS_BAD);
 	CHECK(strstr(err, "must be greater than loaded") != NULL);
+	snprintf(want, sizeof(want), "%s:2: [seed] free/loaded: ", path);
+	CHECK(strncmp(err, want, strlen(want)) == 0);
+	CHECK(strstr(err, "(loaded at line 2, free at line 3)") != NULL);
+	/* A threshold from the command line is not the file's. */
+	CHECK(build(&c, "--config", path, "--loaded-threshold", "350", NULL) == MC_ARGS_BAD);
+	snprintf(want, sizeof(want), "%s:3: [seed] free/loaded: ", path);
+	CHECK(strncmp(err, want, strlen(want)) == 0);
+	CHECK(strstr(err, "(free at line 3)") != NULL);
+	CHECK(build(&c, "--config", path, "--loaded-threshold", "350",
+		    "--free-threshold", "320", NULL) == MC_ARGS_BAD);
+	CHECK(strncmp(err, "free threshold (320 MiB)", 24) == 0);
+	printf("  %s\n", err);
 	/* ... and the command line can repair it. */
 	CHECK(build(&c, "--config", path, "--free-threshold", "400", NULL) == MC_ARGS_OK);
 	unlink(path);

@@ -14,13 +14,17 @@
  *     max; a domain already outside [floor, max] is only moved toward it;
  *   - shrinks never go below used memory, nor below used + target headroom
  *     outside an emergency, nor within the cooldown after a grow, and a
- *     plain "shrink" is at most shrink_step;
+ *     plain "shrink" is at most its step (shrink_step, or shrink_pct of
+ *     the surplus above target when larger);
  *   - with host free known: grants - shrinks <= max(0, free - reserve);
  *   - with a budget and sum(actual) <= budget: sum(targets) <= budget;
  *   - conservation: grants <= shrinks + max(0, min(free - reserve,
  *     budget - sum(actual))) (an unknown host or no budget: no bound);
- *   - emergency (free < reserve, or balloons above the budget, a grow not
- *     yet seen in a sample counted at its target): no grants;
+ *   - squeeze, and no rebalance, only in an emergency as the policy
+ *     defines it (free < reserve, or balloons above the budget beyond the
+ *     shrinks still in flight);
+ *   - free < reserve, or balloons above the budget (a grow not yet seen
+ *     in a sample counted at its target): no grants;
  *   - liveness: when the host alone covers every need (no budget, no
  *     emergency), every eligible guest below low or under pressure gets its
  *     whole need (target + consume * horizon - headroom, at least low under
@@ -130,6 +134,7 @@ static struct mc_balance_params defparams(void)
 		.target_kib = MIB(MC_DEF_TARGET_MIB),
 		.high_kib = MIB(MC_DEF_HIGH_MIB),
 		.shrink_step_kib = MIB(MC_DEF_SHRINK_STEP_MIB),
+		.shrink_pct = MC_DEF_SHRINK_PCT,
 		.cooldown_ms = MC_DEF_COOLDOWN_MS,
 		.horizon_ms = MC_DEF_HORIZON_MS,
 		.stale_samples = MC_DEF_STALE_SAMPLES,
@@ -150,6 +155,8 @@ static void gen_params(struct mc_balance_params *p)
 		p->target_kib = p->low_kib + range(MIB(1), MIB(512));
 		p->high_kib = p->target_kib + range(MIB(1), MIB(1024));
 		p->shrink_step_kib = pct(10) ? range(1, MIB(4)) : range(MIB(4), MIB(512));
+		/* The step alone, or a share of the surplus when larger. */
+		p->shrink_pct = pct(30) ? 0 : (uint32_t)range(1, 100);
 		p->cooldown_ms = (int64_t)range(0, 30000);
 		p->horizon_ms = (int64_t)range(0, 10000);
 		p->stale_samples = (uint32_t)range(1, 10);
@@ -388,6 +395,27 @@ static bool starving_exists(const struct mc_view *v, const struct mc_balance_par
 	return false;
 }
 
+/* The gradual step a donor gives: shrink_step, or shrink_pct of its
+ * surplus above target when that is larger; never more than that surplus
+ * nor below the floor. */
+static uint64_t step_of(const struct mc_vdom *d, const struct mc_balance_params *p,
+			uint64_t floor)
+{
+	uint64_t above, st;
+
+	if (d->headroom_kib <= p->high_kib)
+		return 0;
+	above = d->headroom_kib - p->target_kib;
+	st = p->shrink_step_kib;
+	if (above / 100 * p->shrink_pct > st)
+		st = above / 100 * p->shrink_pct;
+	if (above < st)
+		st = above;
+	if (d->actual_kib - floor < st)
+		st = d->actual_kib - floor;
+	return st;
+}
+
 static char fail_msg[512];
 
 #define PROP(cond, ...)                                                      \
@@ -438,8 +466,8 @@ static bool check_view(const struct mc_view *v, const struct mc_balance_params *
 {
 	struct mc_plan plan;
 	uint64_t sum_actual = 0, sum_held = 0, sum_after = 0, grants = 0, shrinks = 0, reclaims = 0,
-		 steps = 0, slack = MIB(1);
-	bool host_emerg, budget_emerg, emergency;
+		 steps = 0, slack = MIB(1), pending = 0;
+	bool host_emerg, budget_emerg, emergency, squeezing;
 	int r;
 
 	ensure(v->n);
@@ -457,11 +485,21 @@ static bool check_view(const struct mc_view *v, const struct mc_balance_params *
 		 * (documented in policy_balance.c) for the budget. */
 		sum_held += settling(d) && d->last_target_kib > d->actual_kib
 			? d->last_target_kib : d->actual_kib;
+		/* Shrinks memcoord made whose balloons are still inflating
+		 * (not yet stuck): memory on its way back. */
+		if (d->last_set_ns && d->last_target_kib < d->actual_kib &&
+		    v->now_ns - d->last_set_ns < p->stuck_ms * MC_NS_PER_MS)
+			pending += d->actual_kib - d->last_target_kib;
 	}
 	sum_after = sum_actual;
 	host_emerg = v->host.has_free && v->host.free_kib < p->host_reserve_kib;
 	budget_emerg = p->budget_kib && sum_held > p->budget_kib;
 	emergency = host_emerg || budget_emerg;
+	/* Squeezing below target (and no rebalancing) only in the emergency
+	 * the policy documents: balloons above the budget with no shrink in
+	 * flight to bring them back. Above it with enough in flight, nothing
+	 * is granted (checked with `emergency`) but a rebalance may go on. */
+	squeezing = host_emerg || (p->budget_kib && sum_held > p->budget_kib + pending);
 
 	memset(seen, 0, v->n);
 	for (size_t k = 0; k < plan.n; k++) {
@@ -515,14 +553,14 @@ static bool check_view(const struct mc_view *v, const struct mc_balance_params *
 			/* Outside an emergency nobody goes below target, but
 			 * a rebalance for guests below low goes down to low. */
 			if (strncmp(r, "rebalance: ", 11) == 0) {
-				PROP(!emergency && starving_exists(v, p),
+				PROP(!squeezing && starving_exists(v, p),
 				     "domain %u rebalanced without a guest below low, or in an emergency",
 				     a->dom);
 				PROP(d->headroom_kib - s >= p->low_kib,
 				     "domain %u rebalanced to headroom %" PRIu64 " < low %" PRIu64,
 				     a->dom, d->headroom_kib - s, p->low_kib);
 			}
-			PROP(emergency || strncmp(r, "rebalance: ", 11) == 0 ||
+			PROP(squeezing || strncmp(r, "rebalance: ", 11) == 0 ||
 			     d->headroom_kib - s >= p->target_kib,
 			     "domain %u shrunk by %" PRIu64 " to headroom %" PRIu64
 			     " < target %" PRIu64 " outside an emergency (\"%s\")", a->dom, s,
@@ -531,24 +569,19 @@ static bool check_view(const struct mc_view *v, const struct mc_balance_params *
 			     v->now_ns - d->last_grow_ns >= p->cooldown_ms * MC_NS_PER_MS,
 			     "domain %u shrunk %" PRId64 " ms after a grow (cooldown %" PRId64 " ms)",
 			     a->dom, (int64_t)((v->now_ns - d->last_grow_ns) / MC_NS_PER_MS), p->cooldown_ms);
-			PROP(emergency || strncmp(r, "squeeze: ", 9) != 0,
+			PROP(squeezing || strncmp(r, "squeeze: ", 9) != 0,
 			     "domain %u squeezed outside an emergency", a->dom);
 			if (strncmp(r, "shrink: ", 8) == 0) {
-				PROP(s <= p->shrink_step_kib, "domain %u: plain shrink %" PRIu64
-				     " > step %" PRIu64, a->dom, s, p->shrink_step_kib);
+				PROP(s <= step_of(d, p, floor), "domain %u: plain shrink %" PRIu64
+				     " > step %" PRIu64 " (shrink_step %" PRIu64 ", shrink_pct %u)",
+				     a->dom, s, step_of(d, p, floor), p->shrink_step_kib,
+				     p->shrink_pct);
 				steps += s;
 			} else {
 				/* The gradual step a donor gives anyway, within a
-				 * reclaim: min(step, headroom - target, to floor). */
-				uint64_t st = 0;
+				 * reclaim. */
+				uint64_t st = step_of(d, p, floor);
 
-				if (d->headroom_kib > p->high_kib) {
-					st = p->shrink_step_kib;
-					if (d->headroom_kib - p->target_kib < st)
-						st = d->headroom_kib - p->target_kib;
-					if (d->actual_kib - floor < st)
-						st = d->actual_kib - floor;
-				}
 				st = st < s ? st : s;
 				steps += st;
 				reclaims += s - st;
@@ -657,11 +690,11 @@ static void dump(const struct mc_view *v, const struct mc_balance_params *p)
 {
 	fprintf(stderr,
 		"  params: low %" PRIu64 " target %" PRIu64 " high %" PRIu64 " step %" PRIu64
-		" KiB, cooldown %" PRId64 " horizon %" PRId64 " ms, stale %u, stuck %" PRId64
+		" KiB (or %u%%), cooldown %" PRId64 " horizon %" PRId64 " ms, stale %u, stuck %" PRId64
 		"/%" PRId64 " ms, swap %" PRIu64 " KiB/s, faults %" PRIu64 "/s, budget %" PRIu64
 		" reserve %" PRIu64 " KiB\n",
-		p->low_kib, p->target_kib, p->high_kib, p->shrink_step_kib, p->cooldown_ms,
-		p->horizon_ms, p->stale_samples, p->stuck_ms, p->stuck_recheck_ms,
+		p->low_kib, p->target_kib, p->high_kib, p->shrink_step_kib, p->shrink_pct,
+		p->cooldown_ms, p->horizon_ms, p->stale_samples, p->stuck_ms, p->stuck_recheck_ms,
 		p->swap_pressure_kib_s, p->fault_pressure_s, p->budget_kib, p->host_reserve_kib);
 	fprintf(stderr, "  now %" PRId64 "; host: has_free %d free %" PRIu64 " total %" PRIu64
 		" KiB taken %" PRId64 "\n", v->now_ns, v->host.has_free, v->host.free_kib,

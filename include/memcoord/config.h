@@ -97,6 +97,12 @@ struct mc_config {
 
 	struct mc_dom_cfg *doms;    /* per-domain sections */
 	size_t ndoms;
+	/* The lines of the file that set [balance] low, target and high,
+	 * and [seed] loaded and free (0: not set there, or overridden on the
+	 * command line): validation names them when they contradict each
+	 * other. */
+	int wm_line[3];
+	int seed_line[2];
 
 	uint64_t gen;               /* set by the daemon when published; records
 				     * cache their per-domain values by it */
