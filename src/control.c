@@ -289,7 +289,7 @@ static void *control_main(void *arg)
 
 /* The socket's directory, created 0700 when missing (only the last
  * component: /run itself must exist). */
-static int make_dir(const char *path)
+static int make_dir(const char *path, enum mc_log_level lvl)
 {
 	char *dir = strdup(path), *slash;
 	int rc = 0;
@@ -301,7 +301,7 @@ static int make_dir(const char *path)
 		*slash = '\0';
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 			rc = -errno;
-			mc_err("control socket: cannot create the directory %s: %s", dir,
+			mc_log(lvl, "control socket: cannot create the directory %s: %s", dir,
 			       strerror(errno));
 		}
 	}
@@ -311,7 +311,8 @@ static int make_dir(const char *path)
 
 /* A socket file already at the path: another daemon's if it answers, else
  * left by one that is gone, and replaced. */
-static int clear_old(const char *path, const struct sockaddr_un *sa)
+static int clear_old(const char *path, const struct sockaddr_un *sa,
+		     enum mc_log_level lvl)
 {
 	struct stat sb;
 	int fd, rc;
@@ -319,7 +320,7 @@ static int clear_old(const char *path, const struct sockaddr_un *sa)
 	if (lstat(path, &sb) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(sb.st_mode)) {
-		mc_err("control socket: %s exists and is not a socket", path);
+		mc_log(lvl, "control socket: %s exists and is not a socket", path);
 		return -EEXIST;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -328,11 +329,11 @@ static int clear_old(const char *path, const struct sockaddr_un *sa)
 	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
 	close(fd);
 	if (rc == 0) {
-		mc_err("control socket: %s is in use (another memcoord is running?)", path);
+		mc_log(lvl, "control socket: %s is in use (another memcoord is running?)", path);
 		return -EADDRINUSE;
 	}
 	if (unlink(path) < 0 && errno != ENOENT) {
-		mc_err("control socket: cannot remove the old socket %s: %s", path,
+		mc_log(lvl, "control socket: cannot remove the old socket %s: %s", path,
 		       strerror(errno));
 		return -errno;
 	}
@@ -345,17 +346,19 @@ static int open_socket(struct mc_control *c)
 	struct stat sb;
 	mode_t old;
 	int rc;
+	/* The default socket is a convenience: its failures are warnings. */
+	enum mc_log_level lvl = c->optional ? MC_LOG_WARNING : MC_LOG_ERR;
 
 	if (strlen(c->path) >= sizeof(sa.sun_path)) {
-		mc_err("control socket: the path %s is too long (at most %zu bytes)", c->path,
+		mc_log(lvl, "control socket: the path %s is too long (at most %zu bytes)", c->path,
 		       sizeof(sa.sun_path) - 1);
 		return -ENAMETOOLONG;
 	}
 	memcpy(sa.sun_path, c->path, strlen(c->path) + 1);
-	rc = make_dir(c->path);
+	rc = make_dir(c->path, lvl);
 	if (rc < 0)
 		return rc;
-	rc = clear_old(c->path, &sa);
+	rc = clear_old(c->path, &sa, lvl);
 	if (rc < 0)
 		return rc;
 	c->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -381,9 +384,7 @@ static int open_socket(struct mc_control *c)
 	return 0;
 fail:
 	rc = -errno;
-	/* The default socket is a convenience: its failure is a warning. */
-	mc_log(c->optional ? MC_LOG_WARNING : MC_LOG_ERR, "control socket %s: %s", c->path,
-	       strerror(errno));
+	mc_log(lvl, "control socket %s: %s", c->path, strerror(errno));
 	return rc;
 }
 

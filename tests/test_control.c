@@ -4,8 +4,11 @@
  * the text table and the JSON document (parsed back with json-c). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json_object.h>
 #include <json-c/json_tokener.h>
@@ -13,6 +16,7 @@
 #include "check.h"
 #include "memcoord/config.h"
 #include "memcoord/control.h"
+#include "memcoord/log.h"
 #include "memcoord/metrics.h"
 #include "memcoord/status.h"
 
@@ -458,12 +462,79 @@ static void test_listen(void)
 	listen_bad("", false, "is not PORT");
 }
 
+/* ---- the socket: who is told, and how loudly ------------------------------ */
+
+/* Run start(path, optional) with stderr in a file; return the file's text
+ * (static buffer) and the result in *rc. */
+static const char *start_logged(const char *path, bool optional, int *rc,
+				struct mc_control **c)
+{
+	static char buf[4096];
+	char log[] = "/tmp/test_control.log.XXXXXX";
+	int fd = mkstemp(log), saved = dup(STDERR_FILENO);
+	ssize_t n;
+
+	buf[0] = '\0';
+	if (fd < 0 || saved < 0)
+		return buf;
+	fflush(stderr);
+	dup2(fd, STDERR_FILENO);
+	mc_log_set_target(MC_LOG_TARGET_STDERR);
+	*rc = mc_control_start(c, path, NULL, 0, optional);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(log);
+	return buf;
+}
+
+/* A socket in use: the explicit path is an error, the default one (the
+ * daemon's convenience, optional) only a warning — a memcoord started by
+ * hand beside the service must not log errors for it. */
+static void test_socket_in_use(void)
+{
+	char dir[] = "/tmp/test_control.XXXXXX", path[64];
+	struct mc_control *first = NULL, *second = NULL;
+	const char *out;
+	int rc = 0;
+
+	if (!mkdtemp(dir)) {
+		fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
+		CHECK(0);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/ctl.sock", dir);
+	out = start_logged(path, false, &rc, &first);
+	if (rc != 0 || !first)
+		fprintf(stderr, "first socket: rc %d: %s\n", rc, out);
+	CHECK(rc == 0 && first);
+	out = start_logged(path, true, &rc, &second);
+	if (!(rc == -EADDRINUSE && !second && strstr(out, "<4>control socket: ") &&
+	      strstr(out, "is in use") && !strstr(out, "<3>")))
+		fprintf(stderr, "default socket in use: want a warning, no error line (rc %d): %s\n",
+			rc, out);
+	CHECK(rc == -EADDRINUSE && !second && strstr(out, "<4>control socket: ") &&
+	      strstr(out, "is in use") && !strstr(out, "<3>"));
+	out = start_logged(path, false, &rc, &second);
+	if (!(rc == -EADDRINUSE && !second && strstr(out, "<3>control socket: ") &&
+	      strstr(out, "is in use")))
+		fprintf(stderr, "explicit socket in use: want an error line (rc %d): %s\n", rc, out);
+	CHECK(rc == -EADDRINUSE && !second && strstr(out, "<3>control socket: ") &&
+	      strstr(out, "is in use"));
+	mc_control_stop(first);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	rcu_register_thread();
 	test_parser();
 	test_listen();
 	test_status();
+	test_socket_in_use();
 	rcu_unregister_thread();
 	if (check_failures)
 		fprintf(stderr, "%d check(s) failed\n", check_failures);
