@@ -582,6 +582,74 @@ static void test_workloads(void)
 	mc_hv_destroy(hv);
 }
 
+/* The phases test_workloads leaves out: release (clamped at 0), cache
+ * (grown at 20 MiB/s from free memory, not at once) and free at a rate.
+ * Each checkpoint sits in a span where the figure it reads is steady for
+ * a few simulated seconds, so a late wake-up reads the same snapshot. */
+static void test_phases(void)
+{
+	struct mc_hv *hv = create(scenario("phases.ini",
+		"[guest:ph]\n"
+		"max = 2G\n"
+		"memory = 2G\n"
+		"kernel = 100M\n"
+		"cache = 0\n"
+		"workload = alloc 1000M/s to 800M; wait 4s; release 300M; wait 4s\n"
+		"    release 900M; wait 4s; cache 300M; wait 25s\n"
+		"    alloc 1000M/s to 400M; free 100M/s; idle\n"), NULL);
+	const struct mc_sim_guest_result *r;
+	struct mc_hv_dom *d;
+	struct mc_stats st;
+	uint8_t u[MC_UUID_LEN];
+	uint64_t unused;
+	int64_t base;
+
+	if (!hv)
+		return;
+	base = mc_now_ns();
+	CHECK(mc_hv_start(hv, false) == 0);
+	d = open_dom(hv, "ph", u);
+	if (!d)
+		goto out;
+	/* MemFree = 2048 - 100 (kernel) - rss - cache, in MiB. */
+	wait_until(base, 3);
+	st = stats(hv, d);
+	CHECK(st.val[MC_STAT_UNUSED] == MIB(1148));              /* rss 800 */
+	wait_until(base, 7);
+	st = stats(hv, d);
+	CHECK(st.val[MC_STAT_UNUSED] == MIB(1448));              /* released 300 */
+	wait_until(base, 11);
+	st = stats(hv, d);
+	CHECK(st.val[MC_STAT_UNUSED] == MIB(1948));              /* 900 more: 0, not below */
+	CHECK(st.val[MC_STAT_DISK_CACHES] == 0);
+	/* The cache target is set at 12.8 s; 300 MiB take 15 s to fill. */
+	wait_until(base, 20);
+	st = stats(hv, d);
+	printf("phases: cache %.0f MiB at 20 s (filling since 12.8 s at 20 MiB/s)\n",
+	       (double)st.val[MC_STAT_DISK_CACHES] / 1024);
+	CHECK(st.val[MC_STAT_DISK_CACHES] > MIB(60) && st.val[MC_STAT_DISK_CACHES] < MIB(280));
+	CHECK(st.val[MC_STAT_USABLE] == MIB(1948));              /* cache is available */
+	wait_until(base, 33);
+	st = stats(hv, d);
+	CHECK(st.val[MC_STAT_DISK_CACHES] == MIB(300));
+	CHECK(st.val[MC_STAT_UNUSED] == MIB(1648));
+	/* 400 MiB allocated by 38.2 s, then freed at 100 MiB/s until 42.2 s. */
+	wait_until(base, 40);
+	unused = stats(hv, d).val[MC_STAT_UNUSED];
+	printf("phases: %.0f MiB still held at 40 s (freeing 400 MiB at 100 MiB/s since 38.2 s)\n",
+	       (double)(MIB(1648) - unused) / 1024);
+	CHECK(unused > MIB(1248) && unused < MIB(1648));
+	r = result_of(hv, "ph");
+	CHECK(r && !r->workload_done);
+	wait_until(base, 45);
+	CHECK(stats(hv, d).val[MC_STAT_UNUSED] == MIB(1648));
+	r = result_of(hv, "ph");
+	CHECK(r && r->workload_done && r->oom_kills == 0 && r->swapped_kib == 0);
+	hv->ops->dom_close(d);
+out:
+	mc_hv_destroy(hv);
+}
+
 static void test_host(void)
 {
 	struct mc_hv *hv = create(scenario("host.ini",
@@ -1176,6 +1244,7 @@ int main(int argc, char **argv)
 	test_stats_kinds();
 	test_period();
 	test_workloads();
+	test_phases();
 	test_host();
 	test_lifecycle();
 	test_churn();
