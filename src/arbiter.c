@@ -356,13 +356,18 @@ static int run_pass(struct mc_arbiter *a)
 	return 0;
 }
 
-/* --once: are there samples for every registered domain and the host? */
+/* --once: are there samples for every registered domain and the host?
+ * Not before the first listing: the host collector's first sample can come
+ * while the listing is still on its way, and an empty table would then
+ * pass for a host without domains. */
 static bool all_sampled(struct mc_arbiter *a)
 {
 	struct cds_lfht_iter iter;
 	struct mc_domain *d;
 	bool all = true;
 
+	if (!uatomic_read(&a->reg->listings))
+		return false;
 	rcu_read_lock();
 	if (!rcu_dereference(a->reg->host))
 		all = false;

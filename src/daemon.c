@@ -369,6 +369,7 @@ static void resync(struct mc_daemon *d)
 
 	for (size_t i = 0; i < n; i++)
 		add_domain(d, list[i].uuid, list[i].name, true);
+	uatomic_inc(&d->reg.listings);
 	mc_debug("resync: %zu domains running, %zu dropped", n, ngone);
 out:
 	free(gone);

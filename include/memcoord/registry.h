@@ -101,6 +101,10 @@ struct mc_registry {
 	unsigned long epoch;           /* uatomic: bumped when the hypervisor
 					* connection is lost; samples of an
 					* older epoch are never decided on */
+	unsigned long listings;        /* uatomic: full domain listings the
+					* registry was made to match; until
+					* the first, an empty table says
+					* nothing about the host */
 };
 
 int mc_registry_init(struct mc_registry *r);
