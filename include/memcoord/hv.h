@@ -2,7 +2,7 @@
  *
  * A small ops table so that everything above it (registry, collectors,
  * arbiter, policy, actuator) is backend-agnostic. Backends: libvirt
- * (hv_libvirt.c); a simulated host will sit behind the same table.
+ * (hv_libvirt.c) and the simulated host (hv_sim.c, memcoord/sim.h).
  *
  * Threading contract: every op except create/destroy may be called from any
  * thread concurrently. Lifecycle and connection events are delivered through

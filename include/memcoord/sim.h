@@ -9,9 +9,10 @@
  *            free, and is the first thing dropped under pressure
  *   swap     anonymous memory pushed out when the balloon squeezes the guest
  * The balloon target is set by set_memory; `actual` moves toward it at the
- * guest's balloon rate (MiB/s, like a real balloon driver), never below
- * kernel + rss - swap_room... see hv_sim.c. MemTotal = actual;
- * MemFree = actual - kernel - rss_resident - cache;
+ * guest's balloon rate (like a real balloon driver) and stops at the guest
+ * kernel if asked to go below. MemTotal = actual - kernel / 4 (the part the
+ * kernel reserves is not in it); MemFree = actual - kernel - rss_resident -
+ * cache;
  * MemAvailable = MemFree + cache. When demand exceeds actual the guest drops
  * cache, then swaps (swap_in/swap_out/major_fault counters rise) up to its
  * swap size, and when it can swap no more its workload is OOM-killed
