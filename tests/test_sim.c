@@ -1145,6 +1145,8 @@ static void test_stream(void)
 
 	fclose(f);
 	CHECK(rc == 0 && hv && mc_hv_sim_duration_ms(hv) == 5000);
+	/* No [sim] speed: real time. */
+	CHECK(hv && mc_hv_sim_speed(hv) == 1.0);
 	if (hv) {
 		struct mc_dom_info *doms = NULL;
 		size_t n = 0;
