@@ -125,6 +125,7 @@ void mc_vdom_fill(struct mc_vdom *v, const struct mc_domain *d,
 	v->stale_samples = sm->sig.stale_samples;
 	v->unabsorbed = sm->sig.unabsorbed;
 	v->moved_kib = sm->sig.moved_kib;
+	v->jump_kib = sm->sig.jump_kib;
 	v->bad_samples = sm->bad_total;
 	v->weight = dc->weight;
 	v->last_set_ns = uatomic_read(&d->last_set_ns);

@@ -55,6 +55,19 @@
 /* Grows in a row that the guest's headroom did not follow before it is
  * granted no more (see signals.h). */
 #define BAL_UNABSORBED_MAX 3
+/* A guest whose used memory rises in steps (jump_kib, signals.h) keeps
+ * headroom for two more steps above low — target becomes at least low +
+ * twice its last step — so that the next steps do not take it below low
+ * before memcoord's next decision and the balloon's answer (one step left
+ * the random-walk guest of the demo scenario below low for up to 8 s a
+ * run; two, for under 1 s). Capped: beyond this a step is a workload's
+ * phase, not noise to leave room for. Not believed in a domain's first
+ * samples (a workload's first allocation is a step it will not repeat:
+ * short-lived guests held 4% more than seed's with it), nor from a guest
+ * with rejected samples or grants that vanished (one that lies must not
+ * buy itself a larger target). */
+#define BAL_JUMP_MAX_KIB (512 * 1024)
+#define BAL_JUMP_MIN_SEQ 10
 /* Squeeze shares are cap / weight, scaled to keep integer precision. */
 #define BAL_WEIGHT_SCALE 1000
 
@@ -74,6 +87,7 @@ struct bal_dom {
 	bool eligible;
 	bool can_give;         /* may be shrunk (not growing, cooling, stuck) */
 	uint32_t weight;
+	uint64_t target;       /* its target headroom: target, or low + jump */
 	uint64_t need;         /* grower: KiB wanted */
 	uint64_t grant;        /* grower: KiB granted */
 	uint64_t step;         /* donor: gradual shrink this decision */
@@ -212,6 +226,15 @@ static void classify(const struct mc_vdom *d, const struct mc_balance_params *p,
 		return;
 	x->eligible = true;
 	h = d->headroom_kib;
+	x->target = p->target_kib;
+	if (!(d->flags & MC_VDOM_NO_RATES) && d->seq >= BAL_JUMP_MIN_SEQ &&
+	    !d->bad_samples && !d->unabsorbed) {
+		uint64_t t = p->low_kib + min_u64(2 * min_u64(d->jump_kib, BAL_JUMP_MAX_KIB),
+						  BAL_JUMP_MAX_KIB);
+
+		if (t > x->target)
+			x->target = t;
+	}
 	floor = d->floor_kib > d->max_kib ? d->max_kib : d->floor_kib;
 	room = sub_sat(d->max_kib, d->actual_kib);
 	press = pressured(d, p);
@@ -224,7 +247,7 @@ static void classify(const struct mc_vdom *d, const struct mc_balance_params *p,
 	 * within the horizon at the current consumption rate. */
 	predicted = consume * (uint64_t)p->horizon_ms / 1000;
 	if (h < p->low_kib + predicted || press) {
-		want = p->target_kib + predicted;
+		want = x->target + predicted;
 		x->need = sub_sat(want, h);
 		/* Pressure with enough headroom on paper (cache that
 		 * will not come back): still give it a low mark. */
@@ -244,7 +267,7 @@ static void classify(const struct mc_vdom *d, const struct mc_balance_params *p,
 	/* Never below the floor, nor below used memory + low. */
 	{
 		uint64_t to_floor = sub_sat(d->actual_kib, floor);
-		uint64_t above_target = sub_sat(h, p->target_kib);
+		uint64_t above_target = sub_sat(h, x->target);
 
 		x->can_give = true;
 		/* The step: shrink_step, or shrink_pct of the surplus
@@ -607,7 +630,7 @@ int mc_policy_balance_decide(const struct mc_view *v, const struct mc_balance_pa
 		} else {
 			why.kind = x->extra ? MC_REASON_RECLAIM : MC_REASON_SHRINK;
 			why.flags = x->extra && emergency ? MC_REASON_SHORT : 0;
-			why.v[1] = (int64_t)(x->extra ? p->target_kib : p->high_kib);
+			why.v[1] = (int64_t)(x->extra ? x->target : p->high_kib);
 			why.v[2] = (int64_t)take;
 		}
 		r = mc_plan_push(plan, (uint32_t)i, d->actual_kib - take, &why);

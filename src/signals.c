@@ -7,6 +7,7 @@
  * and logs the rejection. Rates use KiB and seconds. */
 #include "memcoord/signals.h"
 
+#include <math.h>
 #include <string.h>
 
 /* The guest reports its own figures a moment after the host reads the
@@ -23,6 +24,10 @@
 #define GROW_SPAN_KIB (16 * 1024)
 /* Fresh samples in a row that may keep the previous consumption estimate. */
 #define MAX_CARRIED 2
+/* A recent jump of used memory counts half as much every 30 s: a guest
+ * whose use moves in steps keeps room for the next one for a minute or two
+ * after its last, then gives it back. */
+#define JUMP_HALF_LIFE_S 300.0
 /* Consumption is clamped to 64 TiB/s either way: beyond any machine, and
  * a guest claiming 64 TiB more (or less) used memory a few microseconds
  * after its last sample would otherwise give a rate beyond int64, and the
@@ -187,6 +192,7 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 				out->has_rates = prev_sig->has_rates;
 				out->consume_kib_s = prev_sig->consume_kib_s;
 				out->carried = prev_sig->carried;
+				out->jump_kib = prev_sig->jump_kib;
 				out->swap_in_kib_s = prev_sig->swap_in_kib_s;
 				out->swap_out_kib_s = prev_sig->swap_out_kib_s;
 				out->major_fault_s = prev_sig->major_fault_s;
@@ -226,6 +232,23 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 		    prev_sig && prev_sig->has_rates && prev_sig->carried < MAX_CARRIED) {
 			out->consume_kib_s = prev_sig->consume_kib_s;
 			out->carried = prev_sig->carried + 1;
+		}
+		/* The jump: this interval's rise of used memory unless the
+		 * balloon grew across it (the guest's figures are then out
+		 * of step, as above; a shrink moves MemTotal and MemAvailable
+		 * together and leaves used memory as it was), or the last
+		 * one, decayed. */
+		{
+			double kept = prev_sig ? (double)prev_sig->jump_kib *
+				      exp2(-(double)dt_ns / ((double)MC_NS_PER_S * JUMP_HALF_LIFE_S))
+					       : 0.0;
+			uint64_t grew = sub_or_zero(cur->val[MC_STAT_ACTUAL], prev->val[MC_STAT_ACTUAL]);
+
+			out->jump_kib = (uint64_t)kept;
+			if (d > 0 && grew < GROW_SPAN_KIB && (uint64_t)d > out->jump_kib)
+				out->jump_kib = (uint64_t)d;
+			if (out->jump_kib > MC_SIG_MAX_KIB)
+				out->jump_kib = MC_SIG_MAX_KIB;
 		}
 	}
 	out->has_rates = true;

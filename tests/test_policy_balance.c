@@ -534,6 +534,77 @@ static void test_shrink(void)
 	report("shrink: bounded step, >= floor, headroom after >= target", before);
 }
 
+/* A guest whose use rises in steps (jump_kib): its target headroom is at
+ * least low + twice its last step (at most low + 512 MiB), so a shrink
+ * stops there and a grow restores it; not believed without rates, in a
+ * domain's first samples, or from a guest caught lying. */
+static void test_jump(void)
+{
+	int before = check_failures;
+	struct mc_vdom d[1];
+	struct mc_plan plan;
+	const struct mc_action *a;
+
+	/* Steady (no jump): 390 MiB of headroom loses a 64 MiB step. */
+	d[0] = vdom(1, 4096, 390);
+	d[0].seq = 100;
+	CHECK(run(d, 1, HOST_PLENTY, &plan) == 0);
+	a = act_for(&plan, 0);
+	CHECK(a && a->target_kib == MIB(4096 - 64));
+	/* Steps of 100 MiB: target 128 + 200 = 328, so only 62 go. */
+	d[0].jump_kib = MIB(100);
+	CHECK(run(d, 1, HOST_PLENTY, &plan) == 0);
+	a = act_for(&plan, 0);
+	CHECK(a && a->target_kib == MIB(4096 - 62));
+	/* Steps of 200 MiB: target 528, nothing above it to give. */
+	d[0].jump_kib = MIB(200);
+	CHECK(run(d, 1, HOST_PLENTY, &plan) == 0);
+	CHECK(plan.n == 0);
+	/* A grow restores low + twice the jump (nothing predicted: no rate). */
+	d[0] = vdom(1, 2048, 100);
+	d[0].seq = 100;
+	CHECK(run(d, 1, HOST_PLENTY, &plan) == 0);
+	a = act_for(&plan, 0);
+	CHECK(a && a->target_kib == MIB(2048 + 156));
+	d[0].jump_kib = MIB(100);
+	CHECK(run(d, 1, HOST_PLENTY, &plan) == 0);
+	a = act_for(&plan, 0);
+	CHECK(a && a->target_kib == MIB(2048 + 228));
+	/* Capped: a 4 GiB "step" keeps 512 MiB above low. */
+	d[0].jump_kib = GIB(4);
+	CHECK(run(d, 1, HOST_PLENTY, &plan) == 0);
+	a = act_for(&plan, 0);
+	CHECK(a && a->target_kib == MIB(2048 + 128 + 512 - 100));
+	/* Not believed: without rates, in the first ten samples (a booting
+	 * workload's first allocation is a step it will not repeat), from a
+	 * guest with rejected samples or grants that vanished. */
+	d[0].jump_kib = MIB(100);
+	d[0].flags |= MC_VDOM_NO_RATES;
+	CHECK(run(d, 1, HOST_PLENTY, &plan) == 0);
+	a = act_for(&plan, 0);
+	CHECK(a && a->target_kib == MIB(2048 + 156));
+	d[0].flags &= ~MC_VDOM_NO_RATES;
+	d[0].seq = 9;
+	CHECK(run(d, 1, HOST_PLENTY, &plan) == 0);
+	a = act_for(&plan, 0);
+	CHECK(a && a->target_kib == MIB(2048 + 156));
+	d[0].seq = 10;
+	d[0].bad_samples = 1;
+	CHECK(run(d, 1, HOST_PLENTY, &plan) == 0);
+	a = act_for(&plan, 0);
+	CHECK(a && a->target_kib == MIB(2048 + 156));
+	d[0].bad_samples = 0;
+	d[0].unabsorbed = 1;
+	CHECK(run(d, 1, HOST_PLENTY, &plan) == 0);
+	a = act_for(&plan, 0);
+	CHECK(a && a->target_kib == MIB(2048 + 156));
+	d[0].unabsorbed = 0;
+	CHECK(run(d, 1, HOST_PLENTY, &plan) == 0);
+	a = act_for(&plan, 0);
+	CHECK(a && a->target_kib == MIB(2048 + 228));
+	report("jump: target headroom at least low + twice the guest's last step (capped)", before);
+}
+
 static void test_cooldown(void)
 {
 	int before = check_failures;
@@ -1306,6 +1377,7 @@ int main(void)
 	test_many_growers();
 	test_shrink();
 	test_shrink_pct();
+	test_jump();
 	test_unabsorbed();
 	test_cooldown();
 	test_stale();

@@ -8,12 +8,12 @@
  *
  * Usage: test_scenarios SCENARIO_DIR [TEST...] (all tests, or those named:
  * one-hog, idle, shortage, stuck, liar, nostats, churn, compare-one-hog,
- * compare-all-hog, compare-release; compare-demo only when named, see
- * tests[]). The shipped scenarios run at their own speed (20), except
- * churn, which runs from a shortened copy (20 s instead of 60 s, written to
- * a temporary directory) so that it stays short under ASan too. Each group
- * prints one line with the measured figures and, in brackets, what they are
- * checked against. About 90 s in all. */
+ * compare-all-hog, compare-release, compare-demo). The shipped scenarios
+ * run at their own speed (20), except churn, which runs from a shortened
+ * copy (20 s instead of 60 s, written to a temporary directory) so that it
+ * stays short under ASan too. Each group prints one line with the measured
+ * figures and, in brackets, what they are checked against. About 105 s in
+ * all. */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -711,27 +711,21 @@ static void test_compare_demo(void)
 	test_compare("demo.ini");
 }
 
-/* by_name: run only when named. compare-demo is one: balance's time
- * below low on demo.ini lost to seed's in one run of about ten on this
- * build (its random-walk guest, "build", is shrunk to the target headroom
- * and then starves on the walk's next 100 MiB step), so it would make the
- * suite flaky until the policy covers such guests. */
 static const struct {
 	const char *name;
 	void (*fn)(void);
-	bool by_name;
 } tests[] = {
-	{"one-hog", test_one_hog, false},
-	{"idle", test_idle, false},
-	{"shortage", test_shortage, false},
-	{"stuck", test_stuck, false},
-	{"liar", test_liar, false},
-	{"nostats", test_nostats, false},
-	{"churn", test_churn, false},
-	{"compare-one-hog", test_compare_one_hog, false},
-	{"compare-all-hog", test_compare_all_hog, false},
-	{"compare-release", test_compare_release, false},
-	{"compare-demo", test_compare_demo, true},
+	{"one-hog", test_one_hog},
+	{"idle", test_idle},
+	{"shortage", test_shortage},
+	{"stuck", test_stuck},
+	{"liar", test_liar},
+	{"nostats", test_nostats},
+	{"churn", test_churn},
+	{"compare-one-hog", test_compare_one_hog},
+	{"compare-all-hog", test_compare_all_hog},
+	{"compare-release", test_compare_release},
+	{"compare-demo", test_compare_demo},
 };
 
 /* test_scenarios SCENARIO_DIR [TEST...]: all tests, or the ones named. */
@@ -758,7 +752,7 @@ int main(int argc, char **argv)
 	t0 = mc_real_now_ns();
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		bool run = argc < 3 && !tests[i].by_name;
+		bool run = argc < 3;
 
 		for (int k = 2; k < argc; k++)
 			run = run || !strcmp(argv[k], tests[i].name);

@@ -253,6 +253,38 @@ int main(void)
 	CHECK(sig.bad == 0 && sig.has_rates && sig.consume_kib_s == -(int64_t)MC_SIG_MAX_KIB);
 	printf("consumption over a few nanoseconds is clamped to 64 TiB/s\n");
 
+	/* The jump: a guest whose use rises 100 MiB between two samples
+	 * (a step, not a rate) is remembered for its next step, halving
+	 * every 300 s; a shrink across the interval does not hide it (the
+	 * guest's MemTotal and MemAvailable fall together), a grow does
+	 * (its figures lag the balloon), and a stale sample carries it. */
+	a = mk(1000 * MIB, 400 * MIB, 400 * MIB, 0, 980 * MIB, 100);
+	mc_signals_derive(NULL, 0, NULL, &a, 1 * S, 4096 * MIB, 0, &sig);
+	CHECK(sig.jump_kib == 0);
+	b = mk(936 * MIB, 236 * MIB, 236 * MIB, 0, 916 * MIB, 101);  /* -64 shrink, +100 used */
+	mc_signals_derive(&a, 1 * S, &sig, &b, 2 * S, 4096 * MIB, 1000 * MIB, &sig2);
+	CHECK(sig2.jump_kib == 100 * MIB);
+	{
+		struct mc_signals s1, s2;
+		struct mc_stats c2 = mk(936 * MIB, 226 * MIB, 226 * MIB, 0, 916 * MIB, 102);
+		struct mc_stats c3 = mk(1136 * MIB, 226 * MIB, 226 * MIB, 0, 1116 * MIB, 103);
+
+		/* 300 s later a 10 MiB rise: the jump has halved, and stays
+		 * above the rise. */
+		mc_signals_derive(&b, 2 * S, &sig2, &c2, 302 * S, 4096 * MIB, 936 * MIB, &s1);
+		CHECK(s1.jump_kib >= 50 * MIB - 1 && s1.jump_kib <= 50 * MIB);
+		/* Across a 200 MiB grow, a 200 MiB "rise" (MemAvailable
+		 * lagging) is not a jump: the old one only decays. */
+		mc_signals_derive(&c2, 302 * S, &s1, &c3, 303 * S, 4096 * MIB, 936 * MIB, &s2);
+		CHECK(s2.jump_kib <= s1.jump_kib && s2.jump_kib > 49 * MIB);
+		/* A stale sample carries it as it is. */
+		c3.val[MC_STAT_LAST_UPDATE] = 102;
+		mc_signals_derive(&c2, 302 * S, &s1, &c3, 400 * S, 4096 * MIB, 936 * MIB, &s2);
+		CHECK(!s2.fresh && s2.jump_kib == s1.jump_kib);
+		printf("jump: 100 MiB step seen, %llu KiB after 300 s, not taken across a grow\n",
+		       (unsigned long long)s1.jump_kib);
+	}
+
 	for (uint32_t bit = 1; bit < (1u << MC_BAD_NBITS); bit <<= 1)
 		CHECK(strcmp(mc_signals_bad_name(bit), "unknown") != 0);
 

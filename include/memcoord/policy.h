@@ -50,6 +50,7 @@ struct mc_vdom {
 	uint32_t bad_samples;      /* samples rejected by the sanity checks so far */
 	uint32_t unabsorbed;       /* grows in a row the headroom did not follow */
 	int64_t moved_kib;         /* balloon change since the previous sample */
+	uint64_t jump_kib;         /* largest recent one-sample rise of used memory */
 
 	/* From the configuration (per-domain section, else defaults). */
 	uint32_t weight;           /* share under contention, >= 1 */

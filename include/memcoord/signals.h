@@ -42,6 +42,13 @@ struct mc_signals {
 	uint64_t swap_in_kib_s;
 	uint64_t swap_out_kib_s;
 	uint64_t major_fault_s;
+	uint64_t jump_kib;         /* the largest rise of used memory between two
+				    * fresh samples lately, halving every 30 s:
+				    * how far a guest that moves in steps (not
+				    * at a steady rate) may go before the next
+				    * sample. Not counted across a grow of
+				    * 16 MiB or more (the guest's figures lag
+				    * it) */
 	uint32_t stale_samples;    /* consecutive samples with last_update unchanged */
 	uint32_t unabsorbed;       /* consecutive fresh samples in which the balloon
 				    * grew but the headroom did not follow (by a

@@ -112,10 +112,12 @@ static void check_signals(const struct dom *d, const struct mc_signals *s, int64
 	if (s->bad) {
 		FUZZ_ASSERT(!s->has_rates && !s->headroom_kib && !s->consume_kib_s &&
 			    !s->swap_in_kib_s && !s->swap_out_kib_s && !s->major_fault_s &&
-			    !s->stale_samples && !s->unabsorbed && !s->fresh,
+			    !s->stale_samples && !s->unabsorbed && !s->jump_kib && !s->fresh,
 			    "rejected sample (0x%x) carries values", s->bad);
 		return;
 	}
+	FUZZ_ASSERT(s->jump_kib <= MC_SIG_MAX_KIB, "jump %llu above 64 TiB",
+		    (unsigned long long)s->jump_kib);
 	for (int t = 0; t < MC_STAT_NR; t++) {
 		if (!mc_stats_has(c, t))
 			continue;
@@ -303,6 +305,7 @@ static void fill_vdom(struct mc_vdom *v, const struct dom *d, uint32_t i, struct
 	v->major_fault_s = d->sig.major_fault_s;
 	v->stale_samples = d->sig.stale_samples;
 	v->unabsorbed = d->sig.unabsorbed;
+	v->jump_kib = d->sig.jump_kib;
 	v->bad_samples = d->bad_total;
 	v->weight = (uint32_t)fuzz_range(in, 1, 1000);
 	/* The actuator's stamps: a change a while ago, or just now. */
