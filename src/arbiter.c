@@ -128,25 +128,31 @@ void mc_vdom_fill(struct mc_vdom *v, const struct mc_domain *d,
 
 int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t now_ns)
 {
+	/* Room for the records linked now and a few more: a retry below
+	 * grows it when the table grew in between. */
+	if (snapshot_reserve(s, mc_registry_count(reg) + 16) < 0)
+		return -ENOMEM;
 	for (;;) {
-		struct cds_lfht_iter iter;
-		struct mc_domain *d;
+		struct mc_domain *const *rec;
 		struct mc_host_sample *hs;
 		struct mc_config *cfg;
 		unsigned long epoch;
-		size_t n = 0;
-		bool overflow = false;
-		/* Headroom for domains added while we copy. */
-		size_t want = mc_registry_count(reg) + 16;
-
-		if (snapshot_reserve(s, want) < 0)
-			return -ENOMEM;
+		size_t n = 0, slots;
 
 		rcu_read_lock();
 		cfg = rcu_dereference(reg->cfg);
 		if (!cfg) {
 			rcu_read_unlock();
 			return -EINVAL;
+		}
+		rec = mc_registry_records(reg, &slots);
+		if (slots > s->cap) {
+			/* More slots than room (each may hold a record): make
+			 * room outside the read section and start again. */
+			rcu_read_unlock();
+			if (snapshot_reserve(s, slots + 16) < 0)
+				return -ENOMEM;
+			continue;
 		}
 		s->cfg.policy = mc_policy_find(cfg->policy);
 		s->cfg.params = cfg->params;
@@ -162,17 +168,17 @@ int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t no
 			s->view.host.taken_ns = hs->taken_ns;
 		}
 		epoch = uatomic_read(&reg->epoch);
-		cds_lfht_for_each_entry(reg->ht, &iter, d, node) {
-			struct mc_sample *sm = rcu_dereference(d->sample);
+		for (size_t i = 0; i < slots; i++) {
+			struct mc_domain *d = rcu_dereference(rec[i]);
+			struct mc_sample *sm;
 
+			if (!d)
+				continue;   /* removed */
+			sm = rcu_dereference(d->sample);
 			/* No sample yet, or one from before a lost connection:
 			 * nothing to decide on. */
 			if (!sm || sm->epoch != epoch)
 				continue;
-			if (n == s->cap) {
-				overflow = true;
-				break;
-			}
 			resolve_dcfg(d, cfg);
 			mc_vdom_fill(&s->view.dom[n], d, sm, &d->dcfg, cfg->floor_kib);
 			memcpy(s->meta[n].name, d->name, sizeof(s->meta[n].name));
@@ -180,14 +186,9 @@ int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t no
 		}
 		rcu_read_unlock();
 
-		if (!overflow) {
-			s->view.n = n;
-			s->view.now_ns = now_ns;
-			return 0;
-		}
-		/* The table grew under us: make room outside the read section. */
-		if (snapshot_reserve(s, s->cap * 2) < 0)
-			return -ENOMEM;
+		s->view.n = n;
+		s->view.now_ns = now_ns;
+		return 0;
 	}
 }
 

@@ -6,12 +6,19 @@
  * free the old one with call_rcu. A removed record is freed with call_rcu
  * after its collector thread has been joined.
  *
+ * The linked records are also kept in a dense array of pointers
+ * (mc_registry_records), for walks that visit every record: the snapshot
+ * reads it as an array and can prefetch records and samples ahead, where the
+ * hash table is a chain of dependent cache misses.
+ *
  * Every thread using these functions must be registered with liburcu
  * (rcu_register_thread). */
 #ifndef MEMCOORD_REGISTRY_H
 #define MEMCOORD_REGISTRY_H
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define URCU_API_MAP 1
@@ -81,7 +88,23 @@ struct mc_domain {
 	uint64_t dcfg_gen;           /* 0: not resolved yet */
 	struct mc_dcfg dcfg;
 	struct mc_collector *collector; /* owned by the thread that adds/removes */
+	size_t slot;                 /* index in the registry's dense array while
+				      * linked (under the registry's lock) */
 	struct rcu_head rcu;
+};
+
+/* The dense array of linked records. Slots [0, n) have been filled in the
+ * order records were added; a removed record's slot is NULL until the
+ * array is rebuilt (a new array, holes squeezed out, order kept, published
+ * with rcu_assign_pointer; the old one freed after a grace period). Writers
+ * (under the registry's lock) only append to the current array or clear a
+ * slot of it, so a reader sees each record linked during its whole read
+ * section exactly once, and never a record twice. */
+struct mc_reg_dense {
+	size_t n;                      /* slots filled (uatomic; set after the slot) */
+	size_t cap;
+	struct rcu_head rcu;
+	struct mc_domain *rec[];       /* NULL: removed */
 };
 
 /* The host's latest memory figures, published like a domain sample. */
@@ -94,6 +117,10 @@ struct mc_host_sample {
 
 struct mc_registry {
 	struct cds_lfht *ht;
+	struct mc_reg_dense *dense;    /* RCU pointer, NULL until the first add */
+	size_t dense_live;             /* non-NULL slots (under lock) */
+	pthread_mutex_t lock;          /* serializes add and del: the hash table
+					* and the dense array change together */
 	struct mc_host_sample *host;   /* RCU pointer, NULL until first sample */
 	struct mc_config *cfg;         /* RCU pointer: the running configuration
 					* (owned and replaced by the daemon) */
@@ -118,12 +145,33 @@ void mc_domain_free_rcu(struct mc_domain *d);
 /* Caller holds the RCU read lock; the result is valid until it unlocks. */
 struct mc_domain *mc_registry_lookup(struct mc_registry *r,
 				     const uint8_t uuid[MC_UUID_LEN]);
-/* Link d unless a record with its UUID exists: 0 or -EEXIST.
- * Takes the RCU read lock itself. */
+/* Link d unless a record with its UUID exists: 0, -EEXIST, or -ENOMEM
+ * (the dense array could not grow; d is not linked). Takes the RCU read
+ * lock itself. A record that was unlinked may be linked again only after a
+ * grace period (as with cds_lfht_del). */
 int mc_registry_add(struct mc_registry *r, struct mc_domain *d);
 /* Unlink d: 0, or -ENOENT if it was already unlinked. Takes the read lock. */
 int mc_registry_del(struct mc_registry *r, struct mc_domain *d);
 unsigned long mc_registry_count(struct mc_registry *r);
+
+/* The dense array of linked records: *n slots to read, each a record or
+ * NULL (removed). Caller holds the RCU read lock; the array and the records
+ * in it stay valid until it unlocks. Records added after the call are not
+ * in the first *n slots; records removed after it may still be. */
+static inline struct mc_domain *const *mc_registry_records(struct mc_registry *r, size_t *n)
+{
+	struct mc_reg_dense *a = rcu_dereference(r->dense);
+
+	if (!a) {
+		*n = 0;
+		return NULL;
+	}
+	*n = uatomic_read(&a->n);
+	/* Pairs with the writer's barrier between filling a slot and
+	 * publishing n. */
+	cmm_smp_rmb();
+	return a->rec;
+}
 
 /* Publish a new sample for d and free the previous one after a grace period
  * (call_rcu: the calling thread must be RCU-registered). Only d's collector
