@@ -126,6 +126,47 @@ void mc_vdom_fill(struct mc_vdom *v, const struct mc_domain *d,
 	v->last_grow_ns = uatomic_read(&d->last_grow_ns);
 }
 
+/* How far ahead of the copy the snapshot asks for memory, in slots. Cold,
+ * each record and each sample is a cache miss, and the sample's address is
+ * in the record: records are prefetched 2 * SNAP_AHEAD slots ahead (their
+ * addresses are in the array), samples SNAP_AHEAD slots ahead (their record
+ * has arrived by then), so that the misses of many domains overlap instead
+ * of coming one after the other. 16 was the best of 4, 8, 16 and 32 at
+ * 10,000 domains (bench_pass, cold). */
+#define SNAP_AHEAD 16
+#define SNAP_LINE 64
+
+/* Prefetch every cache line of [p, p + len). A prefetch never faults. */
+static inline void prefetch_range(const void *p, size_t len)
+{
+	const char *c = p;
+
+	for (size_t off = 0; off < len; off += SNAP_LINE)
+		__builtin_prefetch(c + off);
+	__builtin_prefetch(c + len - 1);
+}
+
+/* The slots ahead of slot i (see SNAP_AHEAD). Caller holds the read lock:
+ * the records and samples seen here stay valid. Loads without the
+ * dependency barrier are enough for an address that is only prefetched. */
+static inline void snapshot_prefetch(struct mc_domain *const *rec, size_t i, size_t slots)
+{
+	struct mc_domain *d;
+	struct mc_sample *sm;
+
+	if (i + 2 * SNAP_AHEAD < slots) {
+		d = CMM_LOAD_SHARED(rec[i + 2 * SNAP_AHEAD]);
+		if (d)
+			prefetch_range(d, sizeof(*d));
+	}
+	if (i + SNAP_AHEAD < slots) {
+		d = CMM_LOAD_SHARED(rec[i + SNAP_AHEAD]);
+		sm = d ? CMM_LOAD_SHARED(d->sample) : NULL;
+		if (sm)
+			prefetch_range(sm, sizeof(*sm));
+	}
+}
+
 int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t now_ns)
 {
 	/* Room for the records linked now and a few more: a retry below
@@ -168,9 +209,26 @@ int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t no
 			s->view.host.taken_ns = hs->taken_ns;
 		}
 		epoch = uatomic_read(&reg->epoch);
+		/* The first slots' records and samples, which the loop's
+		 * look-ahead starts past. */
+		for (size_t i = 0; i < slots && i < 2 * SNAP_AHEAD; i++) {
+			struct mc_domain *d = CMM_LOAD_SHARED(rec[i]);
+
+			if (d)
+				prefetch_range(d, sizeof(*d));
+		}
+		for (size_t i = 0; i < slots && i < SNAP_AHEAD; i++) {
+			struct mc_domain *d = CMM_LOAD_SHARED(rec[i]);
+			struct mc_sample *sm = d ? CMM_LOAD_SHARED(d->sample) : NULL;
+
+			if (sm)
+				prefetch_range(sm, sizeof(*sm));
+		}
 		for (size_t i = 0; i < slots; i++) {
 			struct mc_domain *d = rcu_dereference(rec[i]);
 			struct mc_sample *sm;
+
+			snapshot_prefetch(rec, i, slots);
 
 			if (!d)
 				continue;   /* removed */
