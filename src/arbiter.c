@@ -26,6 +26,7 @@ void mc_snapshot_fini(struct mc_snapshot *s)
 		return;
 	free(s->view.dom);
 	free(s->meta);
+	free(s->names);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -33,6 +34,7 @@ static int snapshot_reserve(struct mc_snapshot *s, size_t want)
 {
 	struct mc_vdom *dom;
 	struct mc_vmeta *meta;
+	char *names;
 
 	if (want <= s->cap)
 		return 0;
@@ -44,6 +46,11 @@ static int snapshot_reserve(struct mc_snapshot *s, size_t want)
 	if (!meta)
 		return -ENOMEM;
 	s->meta = meta;
+	/* Room for every name at its longest: a pass never runs out. */
+	names = realloc(s->names, want * MC_NAME_LEN);
+	if (!names)
+		return -ENOMEM;
+	s->names = names;
 	s->cap = want;
 	return 0;
 }
@@ -179,6 +186,7 @@ int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t no
 		struct mc_config *cfg;
 		unsigned long epoch;
 		size_t n = 0, slots;
+		char *name = s->names;
 
 		rcu_read_lock();
 		cfg = rcu_dereference(reg->cfg);
@@ -239,7 +247,17 @@ int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t no
 				continue;
 			resolve_dcfg(d, cfg);
 			mc_vdom_fill(&s->view.dom[n], d, sm, &d->dcfg, cfg->floor_kib);
-			memcpy(s->meta[n].name, d->name, sizeof(s->meta[n].name));
+			{
+				/* The name's bytes only (names are short; a
+				 * whole MC_NAME_LEN each was a third of the
+				 * snapshot's writes). */
+				size_t len = strnlen(d->name, MC_NAME_LEN - 1);
+
+				memcpy(name, d->name, len);
+				name[len] = '\0';
+				s->meta[n].name = name;
+				name += len + 1;
+			}
 			n++;
 		}
 		rcu_read_unlock();

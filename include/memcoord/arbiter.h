@@ -42,6 +42,10 @@ struct mc_snap_cfg {
 struct mc_snapshot {
 	struct mc_view view;
 	struct mc_vmeta *meta;
+	char *names;            /* meta's names, end to end: cap * MC_NAME_LEN
+				 * bytes, of which a pass writes only what the
+				 * names take (most of the space is never
+				 * touched) */
 	size_t cap;
 	struct mc_snap_cfg cfg;
 };
