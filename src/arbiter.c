@@ -164,7 +164,7 @@ static inline void snapshot_prefetch(struct mc_domain *const *rec, size_t i, siz
 	if (i + 2 * SNAP_AHEAD < slots) {
 		d = CMM_LOAD_SHARED(rec[i + 2 * SNAP_AHEAD]);
 		if (d)
-			prefetch_range(d, sizeof(*d));
+			prefetch_range(d, MC_DOMAIN_HOT_END);
 	}
 	if (i + SNAP_AHEAD < slots) {
 		d = CMM_LOAD_SHARED(rec[i + SNAP_AHEAD]);
@@ -223,7 +223,7 @@ int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t no
 			struct mc_domain *d = CMM_LOAD_SHARED(rec[i]);
 
 			if (d)
-				prefetch_range(d, sizeof(*d));
+				prefetch_range(d, MC_DOMAIN_HOT_END);
 		}
 		for (size_t i = 0; i < slots && i < SNAP_AHEAD; i++) {
 			struct mc_domain *d = CMM_LOAD_SHARED(rec[i]);

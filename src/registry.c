@@ -64,10 +64,14 @@ void mc_registry_destroy(struct mc_registry *r)
 
 struct mc_domain *mc_domain_new(const uint8_t uuid[MC_UUID_LEN], const char *name)
 {
-	struct mc_domain *d = calloc(1, sizeof(*d));
+	/* aligned_alloc wants a multiple of the alignment. */
+	size_t size = (sizeof(struct mc_domain) + MC_DOMAIN_ALIGN - 1) /
+		      MC_DOMAIN_ALIGN * MC_DOMAIN_ALIGN;
+	struct mc_domain *d = aligned_alloc(MC_DOMAIN_ALIGN, size);
 
 	if (!d)
 		return NULL;
+	memset(d, 0, sizeof(*d));
 	cds_lfht_node_init(&d->node);
 	memcpy(d->uuid, uuid, MC_UUID_LEN);
 	mc_strlcpy(d->name, name ? name : "?", sizeof(d->name));

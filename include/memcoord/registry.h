@@ -66,32 +66,42 @@ struct mc_last_action {
 	struct rcu_head rcu;
 };
 
+/* Records are allocated on a cache line (MC_DOMAIN_ALIGN) and start with
+ * what every snapshot reads, so that a record costs the snapshot two cache
+ * lines when its name is short (MC_DOMAIN_HOT_END); the rest is read by
+ * status reports and the threads that add and remove. */
 struct mc_domain {
-	struct cds_lfht_node node;
-	uint8_t uuid[MC_UUID_LEN];
-	char name[MC_NAME_LEN];
 	struct mc_sample *sample;    /* RCU pointer, NULL until the first sample */
+	uint8_t uuid[MC_UUID_LEN];
 	/* Written by the actuator (arbiter thread), read by the snapshot. */
 	int64_t last_set_ns;         /* last balloon change, 0 = never */
 	uint64_t last_target_kib;    /* its target */
 	uint64_t set_last_update;    /* the guest's last_update at that change */
 	int64_t last_grow_ns;        /* last change that grew the balloon */
-	uint64_t dry_note;           /* last "would set" logged at info */
+	/* Per-domain configuration, resolved by the snapshot (arbiter thread)
+	 * whenever the configuration generation changes; that thread only. */
+	uint64_t dcfg_gen;           /* 0: not resolved yet */
+	struct mc_dcfg dcfg;
+	char name[MC_NAME_LEN];      /* the snapshot copies its bytes only */
+
+	struct cds_lfht_node node;
+	uint64_t dry_note;           /* last "would set" logged at info (actuator) */
 	/* Also written by the actuator, for status and metrics: an RCU
 	 * pointer (NULL: no change yet) and counters (uatomic) of the changes
 	 * applied (dry runs not counted) and the KiB they moved. */
 	struct mc_last_action *last_action;
 	unsigned long changes;
 	uint64_t grown_kib, shrunk_kib;
-	/* Per-domain configuration, resolved by the snapshot (arbiter thread)
-	 * whenever the configuration generation changes; that thread only. */
-	uint64_t dcfg_gen;           /* 0: not resolved yet */
-	struct mc_dcfg dcfg;
 	struct mc_collector *collector; /* owned by the thread that adds/removes */
 	size_t slot;                 /* index in the registry's dense array while
 				      * linked (under the registry's lock) */
 	struct rcu_head rcu;
 };
+
+#define MC_DOMAIN_ALIGN 64
+/* The end of what a snapshot reads of a record with a name of up to 31
+ * bytes. */
+#define MC_DOMAIN_HOT_END (offsetof(struct mc_domain, name) + 32)
 
 /* The dense array of linked records. Slots [0, n) have been filled in the
  * order records were added; a removed record's slot is NULL until the
