@@ -75,6 +75,7 @@ struct mc_domain *mc_domain_new(const uint8_t uuid[MC_UUID_LEN], const char *nam
 	cds_lfht_node_init(&d->node);
 	memcpy(d->uuid, uuid, MC_UUID_LEN);
 	mc_strlcpy(d->name, name ? name : "?", sizeof(d->name));
+	d->name_len = (uint8_t)strlen(d->name);
 	return d;
 }
 

@@ -50,8 +50,8 @@ struct mc_sample {
 /* A domain's per-domain configuration, resolved: its [domain:] section
  * over the defaults (mc_dcfg_resolve, arbiter.h). */
 struct mc_dcfg {
-	bool excluded;
 	uint32_t weight;             /* >= 1 */
+	bool excluded;
 	bool has_floor, has_max;
 	uint64_t floor_kib, max_kib; /* configured, when has_floor/has_max */
 };
@@ -68,9 +68,12 @@ struct mc_last_action {
 
 /* Records are allocated on a cache line (MC_DOMAIN_ALIGN) and start with
  * what every snapshot reads, so that a record costs the snapshot two cache
- * lines when its name is short (MC_DOMAIN_HOT_END); the rest is read by
+ * lines (MC_DOMAIN_HOT_END) when its name is short; the rest is read by
  * status reports and the threads that add and remove. */
 struct mc_domain {
+	/* First: at the end of the table cds_lfht_for_each_entry takes the
+	 * container of a NULL node, which is NULL only at offset 0. */
+	struct cds_lfht_node node;
 	struct mc_sample *sample;    /* RCU pointer, NULL until the first sample */
 	uint8_t uuid[MC_UUID_LEN];
 	/* Written by the actuator (arbiter thread), read by the snapshot. */
@@ -82,9 +85,9 @@ struct mc_domain {
 	 * whenever the configuration generation changes; that thread only. */
 	uint64_t dcfg_gen;           /* 0: not resolved yet */
 	struct mc_dcfg dcfg;
-	char name[MC_NAME_LEN];      /* the snapshot copies its bytes only */
+	uint8_t name_len;            /* strlen(name): the snapshot copies that */
+	char name[MC_NAME_LEN];      /* set once by mc_domain_new */
 
-	struct cds_lfht_node node;
 	uint64_t dry_note;           /* last "would set" logged at info (actuator) */
 	/* Also written by the actuator, for status and metrics: an RCU
 	 * pointer (NULL: no change yet) and counters (uatomic) of the changes
@@ -99,9 +102,13 @@ struct mc_domain {
 };
 
 #define MC_DOMAIN_ALIGN 64
-/* The end of what a snapshot reads of a record with a name of up to 31
- * bytes. */
-#define MC_DOMAIN_HOT_END (offsetof(struct mc_domain, name) + 32)
+/* The end of the record's first two cache lines: what a snapshot reads of
+ * a record whose name ends before it (23 bytes). */
+#define MC_DOMAIN_HOT_END ((size_t)2 * MC_DOMAIN_ALIGN)
+_Static_assert(offsetof(struct mc_domain, name) + 16 < MC_DOMAIN_HOT_END,
+	       "the snapshot's fields and a short name fit in two cache lines");
+_Static_assert(MC_NAME_LEN <= 256 && MC_NAME_LEN % 8 == 0,
+	       "name_len holds a name's length; the snapshot copies names by words");
 
 /* The dense array of linked records. Slots [0, n) have been filled in the
  * order records were added; a removed record's slot is NULL until the
