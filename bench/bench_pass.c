@@ -1,7 +1,7 @@
 /* memcoord — benchmark 1: decision latency, one arbiter pass.
  *
  * One pass is what the arbiter times as pass_ns: mc_snapshot_build over the
- * real registry (one RCU read section walking the cds_lfht, copying every
+ * real registry (one RCU read section walking its records, copying every
  * domain's latest sample, the host sample and the running configuration)
  * followed by the balance policy's decision into a preallocated plan. The
  * actuator is not part of it (it calls the hypervisor).

@@ -2,7 +2,8 @@
  *
  * The snapshot is the only place that reads the registry for decisions: one
  * rcu_read_lock() section copies every domain's latest sample and the host
- * sample into flat arrays, then leaves. The policy and the actuator work on
+ * sample into flat arrays, then leaves. It walks the registry's dense array
+ * of records, prefetching ahead, rather than the hash table. The policy and the actuator work on
  * that copy, so no RCU read section ever spans a hypervisor call. */
 #include "memcoord/arbiter.h"
 

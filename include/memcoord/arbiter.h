@@ -53,7 +53,9 @@ struct mc_snapshot {
 void mc_snapshot_init(struct mc_snapshot *s);
 void mc_snapshot_fini(struct mc_snapshot *s);
 /* Copy the registry's domains, host and configuration into s inside one
- * RCU read section. Domains without a sample yet are left out. reg->cfg must
+ * RCU read section, the domains in the order they were added (the
+ * registry's dense array). Domains without a sample yet, or with one of an
+ * older epoch, are left out. reg->cfg must
  * be set. Only one thread may build snapshots of a registry (it caches the
  * per-domain configuration in the records). The caller's thread must be
  * RCU-registered. Returns 0, -ENOMEM, or -EINVAL without a configuration. */
