@@ -182,18 +182,21 @@ static inline void prefetch_sample(struct mc_domain *const *rec, size_t i)
 
 int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t now_ns)
 {
-	/* Room for the records linked now and a few more: a retry below
-	 * grows it when the table grew in between. */
-	if (snapshot_reserve(s, mc_registry_count(reg) + 16) < 0)
-		return -ENOMEM;
 	for (;;) {
 		struct mc_domain *const *rec;
 		struct mc_host_sample *hs;
 		struct mc_config *cfg;
 		unsigned long epoch;
 		size_t n = 0, slots;
-		char *name = s->names;
+		char *name;
+		bool overflow = false;
 
+		/* Room for the records linked now and a few more (not for
+		 * every slot of the dense array: slots of removed records
+		 * would make the buffers grow with churn). */
+		if (snapshot_reserve(s, mc_registry_count(reg) + 16) < 0)
+			return -ENOMEM;
+		name = s->names;
 		rcu_read_lock();
 		cfg = rcu_dereference(reg->cfg);
 		if (!cfg) {
@@ -201,14 +204,6 @@ int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t no
 			return -EINVAL;
 		}
 		rec = mc_registry_records(reg, &slots);
-		if (slots > s->cap) {
-			/* More slots than room (each may hold a record): make
-			 * room outside the read section and start again. */
-			rcu_read_unlock();
-			if (snapshot_reserve(s, slots + 16) < 0)
-				return -ENOMEM;
-			continue;
-		}
 		s->cfg.policy = mc_policy_find(cfg->policy);
 		s->cfg.params = cfg->params;
 		s->cfg.interval_ms = cfg->interval_ms;
@@ -245,6 +240,10 @@ int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t no
 			 * nothing to decide on. */
 			if (!sm || sm->epoch != epoch)
 				continue;
+			if (n == s->cap) {
+				overflow = true;
+				break;
+			}
 			resolve_dcfg(d, cfg);
 			mc_vdom_fill(&s->view.dom[n], d, sm, &d->dcfg, cfg->floor_kib);
 			{
@@ -269,9 +268,15 @@ int mc_snapshot_build(struct mc_snapshot *s, struct mc_registry *reg, int64_t no
 		}
 		rcu_read_unlock();
 
-		s->view.n = n;
-		s->view.now_ns = now_ns;
-		return 0;
+		if (!overflow) {
+			s->view.n = n;
+			s->view.now_ns = now_ns;
+			return 0;
+		}
+		/* The table grew under us: make room outside the read section
+		 * and start again. */
+		if (snapshot_reserve(s, s->cap * 2) < 0)
+			return -ENOMEM;
 	}
 }
 
