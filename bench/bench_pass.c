@@ -1,7 +1,7 @@
 /* memcoord — benchmark 1: decision latency, one arbiter pass.
  *
  * One pass is what the arbiter times as pass_ns: mc_snapshot_build over the
- * real registry (one RCU read section walking the cds_lfht, copying every
+ * real registry (one RCU read section walking its records, copying every
  * domain's latest sample, the host sample and the running configuration)
  * followed by the balance policy's decision into a preallocated plan. The
  * actuator is not part of it (it calls the hypervisor).
@@ -26,7 +26,11 @@
  * Output: per size and mix, median / p99 / max of the whole pass and the
  * medians of its two parts, in microseconds; RESULT lines for bench/run.sh.
  * Target (issue 6): p99 < 1 ms at 10,000 domains (steady and contended).
- * `bench_pass --strict` exits 1 when it is missed. */
+ * `bench_pass --strict` exits 1 when it is missed.
+ *
+ * `--domains N` runs one size only and `--mix LABEL` (repeatable: quiet,
+ * steady-cold, ...) the named mixes only: for profiling and for repeated
+ * measurements of one row. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,8 +269,25 @@ int main(int argc, char **argv)
 		{ QUIET, false }, { STEADY, false }, { CONTENDED, false }, { STORM, false },
 		{ QUIET, true }, { STEADY, true },
 	};
-	bool strict = argc > 1 && strcmp(argv[1], "--strict") == 0;
-	bool missed = false;
+	bool strict = false, missed = false, judged = false;
+	size_t only_n = 0;
+	const char *only_mix[8];
+	size_t nonly_mix = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--strict") == 0) {
+			strict = true;
+		} else if (strcmp(argv[i], "--domains") == 0 && i + 1 < argc) {
+			only_n = strtoul(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--mix") == 0 && i + 1 < argc && nonly_mix < 8) {
+			only_mix[nonly_mix++] = argv[++i];
+		} else {
+			fprintf(stderr, "usage: %s [--strict] [--domains N] [--mix LABEL]...\n"
+				"  LABEL: quiet, steady, contended, storm, quiet-cold, steady-cold\n",
+				argv[0]);
+			return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+		}
+	}
 
 	rcu_register_thread();
 	(void)get_default_call_rcu_data();
@@ -279,6 +300,9 @@ int main(int argc, char **argv)
 	for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
 		size_t n = sizes[si];
 		size_t iters = n >= 10000 ? 1000 : 3000;
+
+		if (only_n && n != only_n)
+			continue;
 		int64_t *tp = malloc(iters * sizeof(*tp)), *ts = malloc(iters * sizeof(*ts)),
 			*tq = malloc(iters * sizeof(*tq));
 
@@ -297,8 +321,15 @@ int main(int argc, char **argv)
 			void *scratch = NULL;
 			size_t scratch_cap = 0;
 			uint64_t actions = 0;
-			int rc = build(&b, n, (enum mix)mx);
+			bool wanted = nonly_mix == 0;
+			int rc;
 
+			snprintf(label, sizeof(label), "%s%s", mix_name[mx], cold ? "-cold" : "");
+			for (size_t k = 0; k < nonly_mix; k++)
+				wanted = wanted || strcmp(only_mix[k], label) == 0;
+			if (!wanted)
+				continue;
+			rc = build(&b, n, (enum mix)mx);
 			if (rc < 0) {
 				fprintf(stderr, "cannot build the registry: %d\n", rc);
 				return 2;
@@ -308,7 +339,6 @@ int main(int argc, char **argv)
 			rcu_barrier();
 			rcu_barrier();
 			mc_snapshot_init(&snap);
-			snprintf(label, sizeof(label), "%s%s", mix_name[mx], cold ? "-cold" : "");
 			for (size_t i = 0; i < runs + 50; i++) {
 				const struct mc_policy *pol;
 				int64_t t0, t1, t2;
@@ -374,9 +404,11 @@ int main(int argc, char **argv)
 				snprintf(m, sizeof(m), "%s.policy.median", label);
 				bu_result("pass", (long)n, m, bu_q(tq, runs, 0.5) / 1e3, "us");
 			}
-			if (n == 10000 && !cold && (mx == STEADY || mx == CONTENDED) &&
-			    bu_q(tp, runs, 0.99) >= MC_NS_PER_MS)
-				missed = true;
+			if (n == 10000 && !cold && (mx == STEADY || mx == CONTENDED)) {
+				judged = true;
+				if (bu_q(tp, runs, 0.99) >= MC_NS_PER_MS)
+					missed = true;
+			}
 			mc_snapshot_fini(&snap);
 			free(plan.act);
 			free(scratch);
@@ -387,7 +419,7 @@ int main(int argc, char **argv)
 		free(tq);
 	}
 	printf("target: pass p99 < 1 ms at 10,000 domains (steady, contended): %s\n",
-	       missed ? "MISSED" : "met");
+	       !judged ? "not measured" : missed ? "MISSED" : "met");
 	rcu_unregister_thread();
 	return strict && missed ? 1 : 0;
 }

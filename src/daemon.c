@@ -259,7 +259,9 @@ static void add_domain(struct mc_daemon *d, const uint8_t uuid[MC_UUID_LEN],
 		return;
 	}
 	rc = mc_registry_add(&d->reg, rec);
-	if (rc == -EEXIST) {
+	if (rc < 0) {
+		if (rc != -EEXIST)
+			mc_err("%s: out of memory adding the domain", name);
 		mc_domain_free(rec);
 		return;
 	}

@@ -30,9 +30,11 @@ struct mc_actuator_cfg {
 	uint64_t budget_kib;       /* cap on the sum of all balloons, 0 = none */
 };
 
-/* Names of view domains, parallel to view.dom (kept out of the policy view). */
+/* Names of view domains, parallel to view.dom (kept out of the policy view).
+ * name is never NULL; a snapshot's names live in the snapshot (valid until
+ * its next build). */
 struct mc_vmeta {
-	char name[MC_NAME_LEN];
+	const char *name;
 };
 
 struct mc_actuator_stats {

@@ -42,6 +42,10 @@ struct mc_snap_cfg {
 struct mc_snapshot {
 	struct mc_view view;
 	struct mc_vmeta *meta;
+	char *names;            /* meta's names, end to end: cap * MC_NAME_LEN
+				 * bytes, of which a pass writes only what the
+				 * names take (most of the space is never
+				 * touched) */
 	size_t cap;
 	struct mc_snap_cfg cfg;
 };
@@ -49,7 +53,9 @@ struct mc_snapshot {
 void mc_snapshot_init(struct mc_snapshot *s);
 void mc_snapshot_fini(struct mc_snapshot *s);
 /* Copy the registry's domains, host and configuration into s inside one
- * RCU read section. Domains without a sample yet are left out. reg->cfg must
+ * RCU read section, the domains in the order they were added (the
+ * registry's dense array). Domains without a sample yet, or with one of an
+ * older epoch, are left out. reg->cfg must
  * be set. Only one thread may build snapshots of a registry (it caches the
  * per-domain configuration in the records). The caller's thread must be
  * RCU-registered. Returns 0, -ENOMEM, or -EINVAL without a configuration. */
