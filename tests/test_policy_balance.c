@@ -1324,6 +1324,16 @@ static void test_moving_alone(void)
 	CHECK(!mc_vdom_moving_alone(&d[0]));
 	d[0].moved_kib = (int64_t)MIB(300);   /* away from it: someone else */
 	CHECK(mc_vdom_moving_alone(&d[0]));
+	/* A sample from before memcoord's latest change: its movement went
+	 * toward the change before (a shrink landing), not judged against the
+	 * new target (a grow decided on that very sample). */
+	d[0].moved_kib = -(int64_t)MIB(64);
+	d[0].last_target_kib = MIB(2300);
+	d[0].last_set_ns = NOW - MS(50);
+	d[0].taken_ns = NOW - MS(100);
+	CHECK(!mc_vdom_moving_alone(&d[0]));
+	d[0].taken_ns = NOW - MS(10);         /* a later sample: judged */
+	CHECK(mc_vdom_moving_alone(&d[0]));
 	report("a balloon moving on its own (boot) is not decided on", before);
 }
 

@@ -163,6 +163,12 @@ static inline bool mc_vdom_moving_alone(const struct mc_vdom *d)
 		return false;
 	if (!d->last_set_ns)
 		return true;
+	/* A sample from before memcoord's latest change moved toward the
+	 * target before it (a shrink landing, then a grow decided on that
+	 * sample): not judged against the new one. Such a domain is settling
+	 * and left alone anyway; status would call it "moving". */
+	if (d->taken_ns <= d->last_set_ns)
+		return false;
 	/* Shrinking toward (or onto) memcoord's target, or growing toward it. */
 	if (d->moved_kib < 0)
 		return d->actual_kib + MC_MOVING_TOLERANCE_KIB < d->last_target_kib;
