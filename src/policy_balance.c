@@ -61,13 +61,12 @@
  * before memcoord's next decision and the balloon's answer (one step left
  * the random-walk guest of the demo scenario below low for up to 8 s a
  * run; two, for under 1 s). Capped: beyond this a step is a workload's
- * phase, not noise to leave room for. Not believed in a domain's first
- * samples (a workload's first allocation is a step it will not repeat:
- * short-lived guests held 4% more than seed's with it), nor from a guest
- * with rejected samples or grants that vanished (one that lies must not
- * buy itself a larger target). */
+ * phase, not noise to leave room for. (The collector does not measure it
+ * in a domain's first samples, signals.h: short-lived guests held 4% more
+ * than seed's when their start counted.) Not believed from a guest with
+ * rejected samples or grants that vanished (one that lies must not buy
+ * itself a larger target). */
 #define BAL_JUMP_MAX_KIB (512 * 1024)
-#define BAL_JUMP_MIN_SEQ 10
 /* Squeeze shares are cap / weight, scaled to keep integer precision. */
 #define BAL_WEIGHT_SCALE 1000
 
@@ -227,8 +226,7 @@ static void classify(const struct mc_vdom *d, const struct mc_balance_params *p,
 	x->eligible = true;
 	h = d->headroom_kib;
 	x->target = p->target_kib;
-	if (!(d->flags & MC_VDOM_NO_RATES) && d->seq >= BAL_JUMP_MIN_SEQ &&
-	    !d->bad_samples && !d->unabsorbed) {
+	if (!(d->flags & MC_VDOM_NO_RATES) && !d->bad_samples && !d->unabsorbed) {
 		uint64_t t = p->low_kib + min_u64(2 * min_u64(d->jump_kib, BAL_JUMP_MAX_KIB),
 						  BAL_JUMP_MAX_KIB);
 

@@ -166,6 +166,7 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 		return;
 	out->headroom_kib = headroom(cur);
 	out->fresh = true;
+	out->trusted = prev_sig && prev_sig->trusted < UINT32_MAX ? prev_sig->trusted + 1 : 1;
 	/* The previous balloon may come from a rejected sample, absurd:
 	 * movement is then unknown. */
 	if (recent_actual_kib && recent_actual_kib <= MC_SIG_MAX_KIB)
@@ -179,6 +180,7 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 		if (b < a) {
 			out->bad = MC_BAD_LAST_UPDATE;
 			out->headroom_kib = 0;
+			out->trusted = 0;
 			out->fresh = false;
 			return;
 		}
@@ -233,20 +235,29 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 			out->consume_kib_s = prev_sig->consume_kib_s;
 			out->carried = prev_sig->carried + 1;
 		}
-		/* The jump: this interval's rise of used memory unless the
-		 * balloon grew across it (the guest's figures are then out
-		 * of step, as above; a shrink moves MemTotal and MemAvailable
-		 * together and leaves used memory as it was), or the last
-		 * one, decayed. */
+		/* The jump: how far this interval's rise of used memory went
+		 * beyond what the previous rate predicted (a steady allocator
+		 * is the prediction's to cover: counted whole, 40 MiB/s over
+		 * a 2 s interval read as an 80 MiB step and made such guests
+		 * keep 160 MiB more than they need), unless the balloon grew
+		 * across it (the guest's figures are then out of step, as
+		 * above; a shrink moves MemTotal and MemAvailable together and
+		 * leaves used memory as it was); or the last one, decayed. */
 		{
 			double kept = prev_sig ? (double)prev_sig->jump_kib *
 				      exp2(-(double)dt_ns / ((double)MC_NS_PER_S * JUMP_HALF_LIFE_S))
 					       : 0.0;
+			double expected = prev_sig && prev_sig->has_rates && prev_sig->consume_kib_s > 0
+				? (double)prev_sig->consume_kib_s * (double)dt_ns / (double)MC_NS_PER_S
+				: 0.0;
+			double beyond = (double)d - expected;
 			uint64_t grew = sub_or_zero(cur->val[MC_STAT_ACTUAL], prev->val[MC_STAT_ACTUAL]);
 
 			out->jump_kib = (uint64_t)kept;
-			if (d > 0 && grew < GROW_SPAN_KIB && (uint64_t)d > out->jump_kib)
-				out->jump_kib = (uint64_t)d;
+			if (beyond > (double)out->jump_kib && grew < GROW_SPAN_KIB &&
+			    out->trusted > MC_SIG_JUMP_AFTER)
+				out->jump_kib = beyond >= (double)MC_SIG_MAX_KIB ? MC_SIG_MAX_KIB
+									  : (uint64_t)beyond;
 			if (out->jump_kib > MC_SIG_MAX_KIB)
 				out->jump_kib = MC_SIG_MAX_KIB;
 		}

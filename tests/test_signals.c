@@ -260,10 +260,14 @@ int main(void)
 	 * (its figures lag the balloon), and a stale sample carries it. */
 	a = mk(1000 * MIB, 400 * MIB, 400 * MIB, 0, 980 * MIB, 100);
 	mc_signals_derive(NULL, 0, NULL, &a, 1 * S, 4096 * MIB, 0, &sig);
-	CHECK(sig.jump_kib == 0);
+	CHECK(sig.jump_kib == 0 && sig.trusted == 1);
 	b = mk(936 * MIB, 236 * MIB, 236 * MIB, 0, 916 * MIB, 101);  /* -64 shrink, +100 used */
+	/* Not in a domain's first samples (its boot, its workload's start). */
 	mc_signals_derive(&a, 1 * S, &sig, &b, 2 * S, 4096 * MIB, 1000 * MIB, &sig2);
-	CHECK(sig2.jump_kib == 100 * MIB);
+	CHECK(sig2.jump_kib == 0 && sig2.trusted == 2);
+	sig.trusted = MC_SIG_JUMP_AFTER;
+	mc_signals_derive(&a, 1 * S, &sig, &b, 2 * S, 4096 * MIB, 1000 * MIB, &sig2);
+	CHECK(sig2.jump_kib == 100 * MIB && sig2.trusted == MC_SIG_JUMP_AFTER + 1);
 	{
 		struct mc_signals s1, s2;
 		struct mc_stats c2 = mk(936 * MIB, 226 * MIB, 226 * MIB, 0, 916 * MIB, 102);
@@ -283,6 +287,26 @@ int main(void)
 		CHECK(!s2.fresh && s2.jump_kib == s1.jump_kib);
 		printf("jump: 100 MiB step seen, %llu KiB after 300 s, not taken across a grow\n",
 		       (unsigned long long)s1.jump_kib);
+	}
+	/* A steady allocator is no step: at 40 MiB/s, 80 MiB over a 2 s
+	 * interval is what its rate predicted; 130 MiB is 50 beyond it. */
+	{
+		struct mc_signals p1, p2;
+		struct mc_stats c1 = mk(2000 * MIB, 800 * MIB, 800 * MIB, 0, 1980 * MIB, 200);
+		struct mc_stats c2 = mk(2000 * MIB, 760 * MIB, 760 * MIB, 0, 1980 * MIB, 201);
+		struct mc_stats c3 = mk(2000 * MIB, 680 * MIB, 680 * MIB, 0, 1980 * MIB, 202);
+
+		mc_signals_derive(NULL, 0, NULL, &c1, 1 * S, 4096 * MIB, 0, &p1);
+		p1.trusted = MC_SIG_JUMP_AFTER;
+		mc_signals_derive(&c1, 1 * S, &p1, &c2, 2 * S, 4096 * MIB, 2000 * MIB, &p2);
+		CHECK(p2.consume_kib_s == 40 * 1024 && p2.jump_kib == 40 * MIB); /* the first: a step */
+		p2.jump_kib = 0;
+		mc_signals_derive(&c2, 2 * S, &p2, &c3, 4 * S, 4096 * MIB, 2000 * MIB, &p1);
+		CHECK(p1.jump_kib == 0);
+		c3.val[MC_STAT_USABLE] = c3.val[MC_STAT_UNUSED] = 630 * MIB;
+		mc_signals_derive(&c2, 2 * S, &p2, &c3, 4 * S, 4096 * MIB, 2000 * MIB, &p1);
+		CHECK(p1.jump_kib == 50 * MIB);
+		printf("jump: a steady 40 MiB/s is no step; 50 MiB beyond its rate is\n");
 	}
 
 	for (uint32_t bit = 1; bit < (1u << MC_BAD_NBITS); bit <<= 1)

@@ -23,6 +23,10 @@
 #define MC_BAD_ACTUAL      0x80u  /* balloon above the domain maximum */
 #define MC_BAD_NBITS 8
 
+/* A domain's first trusted samples cover its boot and its workload's start:
+ * steps it does not repeat, not a measure of how it moves. */
+#define MC_SIG_JUMP_AFTER 10
+
 /* Largest memory figure believed: 64 TiB in KiB. */
 #define MC_SIG_MAX_KIB (64ULL * 1024 * 1024 * 1024)
 
@@ -42,13 +46,17 @@ struct mc_signals {
 	uint64_t swap_in_kib_s;
 	uint64_t swap_out_kib_s;
 	uint64_t major_fault_s;
+	uint32_t trusted;          /* trusted samples in a row, this one included
+				    * (counted from the last rejection of a
+				    * counter or the clock, as after a reboot) */
 	uint64_t jump_kib;         /* the largest rise of used memory between two
 				    * fresh samples lately, halving every 30 s:
 				    * how far a guest that moves in steps (not
 				    * at a steady rate) may go before the next
 				    * sample. Not counted across a grow of
 				    * 16 MiB or more (the guest's figures lag
-				    * it) */
+				    * it), nor within a domain's first
+				    * MC_SIG_JUMP_AFTER trusted samples */
 	uint32_t stale_samples;    /* consecutive samples with last_update unchanged */
 	uint32_t unabsorbed;       /* consecutive fresh samples in which the balloon
 				    * grew but the headroom did not follow (by a

@@ -112,12 +112,16 @@ static void check_signals(const struct dom *d, const struct mc_signals *s, int64
 	if (s->bad) {
 		FUZZ_ASSERT(!s->has_rates && !s->headroom_kib && !s->consume_kib_s &&
 			    !s->swap_in_kib_s && !s->swap_out_kib_s && !s->major_fault_s &&
-			    !s->stale_samples && !s->unabsorbed && !s->jump_kib && !s->fresh,
+			    !s->stale_samples && !s->unabsorbed && !s->jump_kib && !s->trusted &&
+			    !s->fresh,
 			    "rejected sample (0x%x) carries values", s->bad);
 		return;
 	}
 	FUZZ_ASSERT(s->jump_kib <= MC_SIG_MAX_KIB, "jump %llu above 64 TiB",
 		    (unsigned long long)s->jump_kib);
+	FUZZ_ASSERT(s->trusted >= 1 && (s->trusted > MC_SIG_JUMP_AFTER || !s->jump_kib),
+		    "jump %llu after %u trusted samples", (unsigned long long)s->jump_kib,
+		    s->trusted);
 	for (int t = 0; t < MC_STAT_NR; t++) {
 		if (!mc_stats_has(c, t))
 			continue;
