@@ -52,7 +52,7 @@ run_suite() {
 	while IFS= read -r name; do
 		failed_names+=("$dir: $name")
 	done < <(grep -E '^ *[0-9]+/[0-9]+ ' "$log" | grep -vE '[[:space:]](OK|SKIP|EXPECTEDFAIL)[[:space:]]' |
-		sed -E 's/^ *[0-9]+\/[0-9]+ +//; s/ +[0-9.]+s.*$//; s/  +/ /g')
+		sed -E 's/^ *[0-9]+\/[0-9]+ +//; s/ +[0-9.]+s.*$//; s/  +/ /g' | awk '!seen[$0]++')
 }
 
 # run_fuzz: every libFuzzer target for $MC_FUZZ_SECONDS (default 60; 0
