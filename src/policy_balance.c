@@ -12,7 +12,8 @@
  *     excluded, not stale, balloon not stuck):
  *     - grower: headroom below `low`, or under pressure (swapping, major
  *       faults). It needs enough to get back to `target` headroom plus what
- *       it is predicted to consume over `horizon`.
+ *       it is predicted to consume over `horizon`. (A guest whose use
+ *       moves in steps has a larger target: low + twice its jump.)
  *     - donor: headroom above `high`, not under pressure, not grown within
  *       `cooldown`. It gives a bounded step toward `target` headroom.
  *  2. Supply for growers: the donors' steps, plus the host's free memory
@@ -86,7 +87,7 @@ struct bal_dom {
 	bool eligible;
 	bool can_give;         /* may be shrunk (not growing, cooling, stuck) */
 	uint32_t weight;
-	uint64_t target;       /* its target headroom: target, or low + jump */
+	uint64_t target;       /* its target headroom: target, or low + 2 x jump */
 	uint64_t need;         /* grower: KiB wanted */
 	uint64_t grant;        /* grower: KiB granted */
 	uint64_t step;         /* donor: gradual shrink this decision */
