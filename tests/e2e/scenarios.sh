@@ -68,13 +68,30 @@ sc_hog()
 	measure "e2e-a: balloon ${a_idle:-?} MiB before its allocation, peak ${a_peak:-?} MiB for ${held:-?} MiB allocated; ${grows_alloc} grows while allocating; least MemAvailable while allocating ${min_use_a:-?} MiB"
 	expect "e2e-a grew ahead of its need: MemAvailable never below 32 MiB while allocating (least ${min_use_a:-?} MiB)" \
 		fcmp "${min_use_a:--1}" '>=' 32
-	local rate cmax
+	# consumption_ok RATE N MEDIAN MAX HIGH
+	consumption_ok()
+	{
+		[ "$2" -gt 0 ] && [ "$5" -le 1 ] &&
+			fcmp "$3" '<=' "$(calc "$1 * 1.25")" && fcmp "$4" '<=' "$(calc "$1 * 2")"
+	}
+	# memcoord's consumption estimates, one per grow reason. One sample
+	# may read high when the guest's report comes late (its vCPU
+	# descheduled under TCG) and the next one early: the interval the
+	# guest measured is longer than the host's (seen once at 1.7x in
+	# ~15 runs). A systematic error (every other grant oversized, as
+	# before the estimate was carried across grows) moves the median
+	# and repeats: both are checked.
+	local rate cn cmed cmax chigh
 	rate=$(guest_rate e2e-a | awk '{ for (i = 1; i <= NF; i++) if ($i == "MiB/s;") { print $(i - 1); exit } }')
-	cmax=$(grep -oE '^<6>set e2e-a: .*consuming [0-9.]+ MiB/s' "$LAB_OUT/memcoord.log" | sed -E 's/.*consuming ([0-9.]+) MiB.*/\1/' | sort -g | tail -n 1)
+	read -r cn cmed cmax chigh < <(grep -oE '^<6>set e2e-a: .*consuming [0-9.]+ MiB/s' "$LAB_OUT/memcoord.log" |
+		sed -E 's/.*consuming ([0-9.]+) MiB.*/\1/' | sort -g |
+		awk -v r="${rate:-0}" '{ v[NR] = $1; if ($1 > r * 1.5) h++ }
+			END { if (!NR) { print 0, "?", "?", 0; exit }
+			      print NR, (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[NR], h + 0 }')
 	[ "$policy" = balance ] &&
-		measure "e2e-a allocates at ${rate:-?} MiB/s (host clock); memcoord's grow reasons say it consumes up to ${cmax:-?} MiB/s" &&
-		expect "memcoord's consumption estimate stays within 1.5x the real rate (${cmax:-?} vs ${rate:-?} MiB/s)" \
-			fcmp "${cmax:-1e9}" '<=' "$(calc "${rate:-0} * 1.5")"
+		measure "e2e-a allocates at ${rate:-?} MiB/s (host clock); memcoord's ${cn} grow reasons say it consumes ${cmed} MiB/s (median), up to ${cmax} MiB/s" &&
+		expect "memcoord's consumption estimate: median within 1.25x the real rate, at most one of ${cn} above 1.5x, none above 2x (median ${cmed}, max ${cmax}, above 1.5x: ${chigh}; real ${rate:-?} MiB/s)" \
+			consumption_ok "${rate:-0}" "$cn" "$cmed" "$cmax" "$chigh"
 	expect "e2e-a's balloon reached its allocation (peak ${a_peak:-?} MiB >= ${held:-?} MiB held)" \
 		fcmp "${a_peak:-0}" '>=' "${held:-1e9}"
 
