@@ -743,6 +743,13 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		key_err(ld, k->name, "empty value");
 		return 1;
 	}
+	/* "key =;x" gives the value ";x", "key = ;x" a comment: a value
+	 * cannot start with ';' and mean the same in both (--check-config's
+	 * output would read back empty). Found by fuzzing. */
+	if (*value == ';') {
+		key_err(ld, k->name, "a value cannot start with ';' (that starts a comment)");
+		return 1;
+	}
 	if (ld->sect == S_DOMAIN)
 		base = ld->dom >= 0 ? (void *)&ld->c->doms[ld->dom] : (void *)&ld->scratch;
 	else

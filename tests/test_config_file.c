@@ -437,6 +437,9 @@ static void test_invalid(void)
 		   "5: [daemon] interval: set twice (first at line 2)");
 	/* Empty values, lines that are not key = value. */
 	expect_bad("[daemon]\npolicy =\n", 1, "2: [daemon] policy: empty value");
+	/* Found by fuzzing: "key =;x" is the value ";x" but "key = ;x" a
+	 * comment, so --check-config printed a file that read back empty. */
+	expect_bad("[daemon]\nuri =;test:///default\n", 1, "2: [daemon] uri: a value cannot start with ';'");
 	expect_bad("[daemon]\n= 3\n", 1, "2: [daemon]: missing key name before '='");
 	expect_bad("[daemon]\njunk\n", 1, "2: [daemon]: cannot parse 'junk' (expected key = value)");
 	expect_bad("[daemon]\ninterval ; = 2\n", 1, "2: [daemon]: cannot parse 'interval ; = 2'");
