@@ -8,6 +8,9 @@ fails=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# wait_exit (bounded, zombie-aware); ok/notok below are this script's own.
+# shellcheck source=lib/check.sh
+. "$(dirname "$0")/lib/check.sh"
 ok() { echo "ok - $*"; }
 notok() { echo "not ok - $*"; fails=$((fails + 1)); }
 
@@ -56,10 +59,7 @@ grep -q "retrying in the background" "$tmp/retry.log" && ok "retry announced" \
 	|| notok "no retry message: $(cat "$tmp/retry.log")"
 kill -TERM "$pid" 2>/dev/null
 rc=124
-for _ in $(seq 50); do
-	if ! kill -0 "$pid" 2>/dev/null; then wait "$pid"; rc=$?; break; fi
-	sleep 0.1
-done
+wait_exit "$pid" 5 && rc=$WAIT_EXIT_STATUS
 [ "$rc" -eq 0 ] && ok "SIGTERM while disconnected: clean exit" \
 	|| { notok "SIGTERM while disconnected: status $rc"; kill -KILL "$pid" 2>/dev/null; cat "$tmp/retry.log"; }
 
@@ -70,10 +70,7 @@ done
 "$MEMCOORD" -c test:///default --policy seed 2 --dry-run --control-socket none \
 	>"$tmp/int.log" 2>&1 &
 pid=$!
-for _ in $(seq 100); do
-	grep -q "test: domain is running" "$tmp/int.log" && break
-	sleep 0.1
-done
+wait_until 10 grep -q "test: domain is running" "$tmp/int.log"
 grep -q "policy seed, interval 2000 ms" "$tmp/int.log" \
 	&& ok "memcoord --policy seed 2: interval 2000 ms, as --interval 2" \
 	|| notok "bare INTERVAL not taken as the interval: $(cat "$tmp/int.log")"
@@ -82,10 +79,7 @@ grep -q "test: domain is running" "$tmp/int.log" \
 	|| notok "bare INTERVAL: 'test' not collected: $(cat "$tmp/int.log")"
 kill -INT "$pid" 2>/dev/null
 rc=124
-for _ in $(seq 100); do
-	if ! kill -0 "$pid" 2>/dev/null; then wait "$pid"; rc=$?; break; fi
-	sleep 0.1
-done
+wait_exit "$pid" 10 && rc=$WAIT_EXIT_STATUS
 if [ "$rc" -eq 0 ] && grep -q "SIGINT received; shutting down" "$tmp/int.log"; then
 	ok "SIGINT: clean exit (status 0)"
 else
@@ -135,13 +129,13 @@ running() {
 		| jq -r '"\(.policy) low \(.headroom.low_kib / 1024) MiB"'
 }
 # The socket comes up once the arbiter runs: up to 10 s on a slow start.
-for _ in $(seq 100); do [ -n "$(running)" ] && break; sleep 0.1; done
+wait_until 10 eval '[ -n "$(running)" ]'
 [ "$(running)" = "balance low 100 MiB" ] && ok "before SIGHUP: the file's configuration runs" \
 	|| notok "before SIGHUP: running '$(running)'"
 # low > target: invalid, and the policy it names must not be taken either.
 printf '[daemon]\npolicy = seed\n[balance]\nlow = 500M\n' >"$tmp/live.conf"
 kill -HUP "$pid"
-sleep 1
+wait_until 10 grep -q "configuration rejected" "$tmp/hup.log"
 if grep -q "configuration rejected; the running configuration stays" "$tmp/hup.log" \
 	&& grep -q "low < target < high" "$tmp/hup.log" \
 	&& [ "$(running)" = "balance low 100 MiB" ]; then
@@ -151,7 +145,7 @@ else
 fi
 printf '[daemon]\npolicy = seed\ninterval = 3\n' >"$tmp/live.conf"
 kill -HUP "$pid"
-sleep 1
+wait_until 10 grep -q "configuration reloaded" "$tmp/hup.log"
 if grep -q "configuration reloaded: policy seed, interval 3000 ms" "$tmp/hup.log" \
 	&& [ "$(running)" = "seed low 128 MiB" ]; then
 	ok "SIGHUP with a valid file: the new configuration is published"
@@ -159,7 +153,8 @@ else
 	notok "SIGHUP with a valid file: running '$(running)': $(cat "$tmp/hup.log")"
 fi
 kill -TERM "$pid"
-wait "$pid"; rc=$?
+rc=124
+wait_exit "$pid" 10 && rc=$WAIT_EXIT_STATUS
 [ $rc -eq 0 ] && ok "SIGTERM after reloads: clean exit" || notok "exit status $rc after reloads"
 
 echo "$fails failed"
