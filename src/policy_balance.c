@@ -59,14 +59,15 @@
 /* A guest whose used memory rises in steps (jump_kib, signals.h) keeps
  * headroom for two more steps above low — target becomes at least low +
  * twice its last step — so that the next steps do not take it below low
- * before memcoord's next decision and the balloon's answer (one step left
- * the random-walk guest of the demo scenario below low for up to 8 s a
- * run; two, for under 1 s). Capped: beyond this a step is a workload's
- * phase, not noise to leave room for. (The collector does not measure it
- * in a domain's first samples, signals.h: short-lived guests held 4% more
- * than seed's when their start counted.) Not believed from a guest with
- * rejected samples or grants that vanished (one that lies must not buy
- * itself a larger target). */
+ * before memcoord's next decision and the balloon's answer (the demo
+ * scenario's random-walk guest, below low for up to 8 s a run with the
+ * plain target, stayed up to 6 s with room for one step and under 1 s
+ * with two). Capped: beyond this a step is a workload's phase, not noise
+ * to leave room for. (The collector does not measure it in a domain's
+ * first samples, signals.h: counting their start, the churn scenario's
+ * short-lived guests held 5% more than without, more than seed's.) Not
+ * believed from a guest with rejected samples or grants that vanished
+ * (one that lies must not buy itself a larger target). */
 #define BAL_JUMP_MAX_KIB (512 * 1024)
 /* Squeeze shares are cap / weight, scaled to keep integer precision. */
 #define BAL_WEIGHT_SCALE 1000

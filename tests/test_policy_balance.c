@@ -547,7 +547,6 @@ static void test_jump(void)
 
 	/* Steady (no jump): 390 MiB of headroom loses a 64 MiB step. */
 	d[0] = vdom(1, 4096, 390);
-	d[0].seq = 100;
 	CHECK(run(d, 1, HOST_PLENTY, &plan) == 0);
 	a = act_for(&plan, 0);
 	CHECK(a && a->target_kib == MIB(4096 - 64));
@@ -562,7 +561,6 @@ static void test_jump(void)
 	CHECK(plan.n == 0);
 	/* A grow restores low + twice the jump (nothing predicted: no rate). */
 	d[0] = vdom(1, 2048, 100);
-	d[0].seq = 100;
 	CHECK(run(d, 1, HOST_PLENTY, &plan) == 0);
 	a = act_for(&plan, 0);
 	CHECK(a && a->target_kib == MIB(2048 + 156));
