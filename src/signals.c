@@ -22,8 +22,18 @@
 /* A balloon change at least this large between two samples is a grow the
  * rates must allow for. */
 #define GROW_SPAN_KIB (16 * 1024)
-/* Fresh samples in a row that may keep the previous consumption estimate. */
-#define MAX_CARRIED 2
+/* Fresh samples after the one showing a rise of the guest's total memory
+ * that still keep the previous consumption estimate. Measured on real
+ * guests reporting every second while growing every 4 s: the report that
+ * shows MemTotal up by the grant shows used memory up by ~50 MiB for a
+ * guest consuming 20 MiB/s, the next one by 0, the one after by 4-7; from
+ * the last report before the rise to the second after it, used memory rose
+ * by 59, 59 and 48 MiB in three runs of the three seconds (60 expected). */
+#define SETTLE_SAMPLES 1
+/* Fresh samples in a row that may keep the previous consumption estimate:
+ * a guest grown at every sample is measured again (from its anchor, over
+ * this many intervals and more, which dilutes the lag) at the next one. */
+#define MAX_CARRIED 4
 /* A recent jump of used memory counts half as much every 30 s: a guest
  * whose use moves in steps keeps room for the next one for a minute or two
  * after its last, then gives it back. */
@@ -126,6 +136,14 @@ static uint64_t sub_or_zero(uint64_t a, uint64_t b)
 	return a > b ? a - b : 0;
 }
 
+/* The guest's total memory: its MemTotal when both samples have one (it
+ * moves with the balloon inside the guest), else the balloon. */
+static uint64_t total_kib(const struct mc_stats *s, const struct mc_stats *other)
+{
+	return has(s, MC_STAT_AVAILABLE) && has(other, MC_STAT_AVAILABLE)
+		? s->val[MC_STAT_AVAILABLE] : s->val[MC_STAT_ACTUAL];
+}
+
 static uint64_t headroom(const struct mc_stats *s)
 {
 	uint64_t h, actual = s->val[MC_STAT_ACTUAL];
@@ -194,6 +212,10 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 				out->has_rates = prev_sig->has_rates;
 				out->consume_kib_s = prev_sig->consume_kib_s;
 				out->carried = prev_sig->carried;
+				out->settling = prev_sig->settling;
+				out->anchored = prev_sig->anchored;
+				out->anchor_used_kib = prev_sig->anchor_used_kib;
+				out->anchor_ns = prev_sig->anchor_ns;
 				out->jump_kib = prev_sig->jump_kib;
 				out->swap_in_kib_s = prev_sig->swap_in_kib_s;
 				out->swap_out_kib_s = prev_sig->swap_out_kib_s;
@@ -213,36 +235,69 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 	}
 
 	{
-		int64_t d = used_kib(cur, out->headroom_kib) - used_kib(prev, headroom(prev));
-		double rate = (double)d * (double)MC_NS_PER_S / (double)dt_ns;
+		int64_t used_cur = used_kib(cur, out->headroom_kib);
+		int64_t used_prev = used_kib(prev, headroom(prev));
+		int64_t d = used_cur - used_prev;
+		int64_t span_ns = dt_ns;
+		int64_t span_kib = d;
+		bool rose = sub_or_zero(total_kib(cur, prev), total_kib(prev, cur)) >= GROW_SPAN_KIB;
+		bool can_carry = prev_sig && prev_sig->has_rates && prev_sig->carried < MAX_CARRIED;
+		bool unsettled = rose || (prev_sig && prev_sig->has_rates && prev_sig->settling > 0);
+		bool carry = false;
+		double rate;
 
-		if (rate > MAX_CONSUME_KIB_S)
-			rate = MAX_CONSUME_KIB_S;
-		else if (rate < -MAX_CONSUME_KIB_S)
-			rate = -MAX_CONSUME_KIB_S;
-		out->consume_kib_s = (int64_t)rate;
-		/* Across a grow the guest's MemTotal and MemAvailable move
-		 * out of step (measured on real guests): MemTotal up by all
-		 * of it at once but MemAvailable by 20-30 MiB less for a few
-		 * seconds, or, reported in the middle of the deflate, both
-		 * part of the way. Read as it stands, that interval shows
-		 * consumption two to three times the real rate, or none at
-		 * all. Keep the previous estimate instead — twice in a row at
-		 * most, so that a guest grown at every sample is measured
-		 * again. */
-		if (sub_or_zero(cur->val[MC_STAT_ACTUAL], prev->val[MC_STAT_ACTUAL]) >= GROW_SPAN_KIB &&
-		    prev_sig && prev_sig->has_rates && prev_sig->carried < MAX_CARRIED) {
+		/* The guest's MemTotal and MemAvailable out of step after a
+		 * grow (see SETTLE_SAMPLES): keep the previous estimate from
+		 * the report showing the rise through the next one, then
+		 * measure from the last report before it. */
+		if (prev_sig && prev_sig->has_rates && prev_sig->anchored) {
+			out->anchored = true;
+			out->anchor_used_kib = prev_sig->anchor_used_kib;
+			out->anchor_ns = prev_sig->anchor_ns;
+		}
+		if (rose) {
+			if (!out->anchored) {
+				out->anchored = true;
+				out->anchor_used_kib = used_prev;
+				out->anchor_ns = prev_ns;
+			}
+			out->settling = SETTLE_SAMPLES;
+			carry = can_carry;
+		} else if (prev_sig && prev_sig->has_rates && prev_sig->settling > 0) {
+			out->settling = prev_sig->settling - 1;
+			carry = can_carry;
+		}
+		if (carry) {
 			out->consume_kib_s = prev_sig->consume_kib_s;
 			out->carried = prev_sig->carried + 1;
+		} else {
+			if (out->anchored && out->anchor_ns <= prev_ns) {
+				span_ns = cur_ns - out->anchor_ns;
+				span_kib = used_cur - out->anchor_used_kib;
+			}
+			/* Measured: the anchor is spent. A rise in this very
+			 * report (that could not keep the estimate) settles
+			 * from the report before it, as any other. */
+			out->anchored = rose;
+			out->anchor_used_kib = rose ? used_prev : 0;
+			out->anchor_ns = rose ? prev_ns : 0;
+			out->carried = 0;
+			rate = (double)span_kib * (double)MC_NS_PER_S / (double)span_ns;
+			if (rate > MAX_CONSUME_KIB_S)
+				rate = MAX_CONSUME_KIB_S;
+			else if (rate < -MAX_CONSUME_KIB_S)
+				rate = -MAX_CONSUME_KIB_S;
+			out->consume_kib_s = (int64_t)rate;
 		}
 		/* The jump: how far this interval's rise of used memory went
 		 * beyond what the previous rate predicted (a steady allocator
 		 * is the prediction's to cover: counted whole, 40 MiB/s over
 		 * a 2 s interval read as an 80 MiB step and made such guests
 		 * keep 160 MiB more than they need), unless the balloon grew
-		 * across it (the guest's figures are then out of step, as
-		 * above; a shrink moves MemTotal and MemAvailable together and
-		 * leaves used memory as it was); or the last one, decayed. */
+		 * across it or the guest's figures are settling after a rise
+		 * of its total (they are then out of step, as above; a shrink
+		 * moves MemTotal and MemAvailable together and leaves used
+		 * memory as it was); or the last one, decayed. */
 		{
 			double kept = prev_sig ? (double)prev_sig->jump_kib *
 				      exp2(-(double)dt_ns / ((double)MC_NS_PER_S * JUMP_HALF_LIFE_S))
@@ -254,7 +309,7 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 			uint64_t grew = sub_or_zero(cur->val[MC_STAT_ACTUAL], prev->val[MC_STAT_ACTUAL]);
 
 			out->jump_kib = (uint64_t)kept;
-			if (beyond > (double)out->jump_kib && grew < GROW_SPAN_KIB &&
+			if (beyond > (double)out->jump_kib && grew < GROW_SPAN_KIB && !unsettled &&
 			    out->trusted > MC_SIG_JUMP_AFTER)
 				out->jump_kib = beyond >= (double)MC_SIG_MAX_KIB ? MC_SIG_MAX_KIB
 									  : (uint64_t)beyond;

@@ -215,17 +215,95 @@ int main(void)
 	b = mk(1100 * MIB, 375 * MIB, 375 * MIB, 0, 1080 * MIB, 102);
 	mc_signals_derive(&a, 2 * S, &sig, &b, 3 * S, 4096 * MIB, 1000 * MIB, &sig2);
 	CHECK(sig2.consume_kib_s == 20 * 1024 && sig2.carried == 1);
-	/* Twice in a row at most: a guest grown at every sample is measured
-	 * again at the third. */
+	/* The figures settle over the report showing the rise and the next
+	 * one; the rate is then measured from the last report before the
+	 * rise. Measured on a real guest consuming 20 MiB/s and reporting
+	 * every second (MemTotal, used = MemTotal - MemAvailable, MiB):
+	 * 955.5/775.7 before; 1030.1/830.6 (+54.9: the rise); 830.6 (+0);
+	 * 834.8 (+4.2); 855.7 (+20.9). One interval at a time that reads
+	 * 55, 0, 4, 21 MiB/s; from the anchor, 59.1 MiB in 3 s. */
 	{
-		struct mc_signals s1 = sig2, s2;
-		struct mc_stats c2 = mk(1200 * MIB, 420 * MIB, 420 * MIB, 0, 1180 * MIB, 103);
-		struct mc_stats c3 = mk(1300 * MIB, 470 * MIB, 470 * MIB, 0, 1280 * MIB, 104);
+		struct mc_signals s0, s1, s2;
+		struct mc_stats p0 = mk(1024 * MIB, 180 * MIB, 180 * MIB, 0, 955 * MIB, 200);
+		struct mc_stats p1 = mk(1024 * MIB, 160 * MIB, 160 * MIB, 0, 955 * MIB, 201);
+		struct mc_stats r = mk(1030 * MIB, 200 * MIB, 200 * MIB, 0, 1050 * MIB, 202);
+		struct mc_stats q1 = r, q2 = r, q3 = r;
+		int64_t kib_s;
 
-		mc_signals_derive(&b, 3 * S, &s1, &c2, 4 * S, 4096 * MIB, 1100 * MIB, &s2);
-		CHECK(s2.consume_kib_s == 20 * 1024 && s2.carried == 2);
-		mc_signals_derive(&c2, 4 * S, &s2, &c3, 5 * S, 4096 * MIB, 1200 * MIB, &s1);
-		CHECK(s1.consume_kib_s == 50 * 1024 && s1.carried == 0);
+		q1.val[MC_STAT_ACTUAL] = 1118 * MIB;   /* the host sees the grow a report later */
+		q1.val[MC_STAT_LAST_UPDATE] = 203;
+		q2.val[MC_STAT_ACTUAL] = 1118 * MIB;
+		q2.val[MC_STAT_USABLE] = q2.val[MC_STAT_UNUSED] = 200 * MIB - 4300;
+		q2.val[MC_STAT_LAST_UPDATE] = 204;
+		q3 = q2;
+		q3.val[MC_STAT_USABLE] = q3.val[MC_STAT_UNUSED] = 200 * MIB - 4300 - 21400;
+		q3.val[MC_STAT_LAST_UPDATE] = 205;
+		mc_signals_derive(NULL, 0, NULL, &p0, 1 * S, 4096 * MIB, 0, &s0);
+		mc_signals_derive(&p0, 1 * S, &s0, &p1, 2 * S, 4096 * MIB, 1024 * MIB, &s1);
+		CHECK(s1.consume_kib_s == 20 * 1024 && !s1.anchored);
+		/* used 795 -> 850 MiB as MemTotal rose 95 MiB: kept. */
+		mc_signals_derive(&p1, 2 * S, &s1, &r, 3 * S, 4096 * MIB, 1024 * MIB, &s2);
+		CHECK(s2.consume_kib_s == 20 * 1024 && s2.carried == 1 && s2.anchored &&
+		      s2.anchor_ns == 2 * S && s2.settling == 1);
+		/* +0 (the balloon seen grown now): kept once more. */
+		mc_signals_derive(&r, 3 * S, &s2, &q1, 4 * S, 4096 * MIB, 1030 * MIB, &s1);
+		CHECK(s1.consume_kib_s == 20 * 1024 && s1.carried == 2 && s1.settling == 0);
+		/* +4.2: measured from the anchor, (850 + 4.2 - 795) / 3 s. */
+		mc_signals_derive(&q1, 4 * S, &s1, &q2, 5 * S, 4096 * MIB, 1118 * MIB, &s2);
+		kib_s = (int64_t)((55 * MIB + 4300) / 3);
+		CHECK(s2.consume_kib_s == kib_s && s2.carried == 0 && !s2.anchored);
+		/* Settled: one interval again. */
+		mc_signals_derive(&q2, 5 * S, &s2, &q3, 6 * S, 4096 * MIB, 1118 * MIB, &s1);
+		CHECK(s1.consume_kib_s == 21400);
+		/* No jump counted while settling: the 55 MiB "rise" is the
+		 * lag, not a step. */
+		CHECK(s1.jump_kib == 0);
+		printf("consumption after a rise: 55, 0, 4, 21 MiB/s one interval at a time; kept, kept, %lld KiB/s from the anchor\n",
+		       (long long)kib_s);
+	}
+	/* A guest grown at every sample keeps the estimate MAX_CARRIED (4)
+	 * times in a row and is then measured from its anchor: 50 MiB/s
+	 * over five intervals, its lag diluted. The next rise anchors on
+	 * the report before it. */
+	{
+		struct mc_signals sg[8];
+		struct mc_stats c[8];
+
+		for (int i = 0; i < 8; i++)
+			c[i] = mk((uint64_t)(1000 + 100 * i) * MIB, 300 * MIB, 300 * MIB, 0,
+				  (uint64_t)(980 + 100 * i) * MIB, 300 + (uint64_t)i);
+		/* used = total - 300 - 50 extra per interval beyond the grant:
+		 * usable rises by 100 - 50 each time. */
+		for (int i = 0; i < 8; i++)
+			c[i].val[MC_STAT_USABLE] = c[i].val[MC_STAT_UNUSED] = (uint64_t)(300 + 50 * i) * MIB;
+		mc_signals_derive(NULL, 0, NULL, &c[0], 1 * S, 4096 * MIB, 0, &sg[0]);
+		sg[0].has_rates = true;        /* a previous estimate to keep */
+		sg[0].consume_kib_s = 10 * 1024;
+		for (int i = 1; i < 6; i++)
+			mc_signals_derive(&c[i - 1], i * S, &sg[i - 1], &c[i], (i + 1) * S, 4096 * MIB,
+					  c[i - 1].val[MC_STAT_ACTUAL], &sg[i]);
+		CHECK(sg[4].consume_kib_s == 10 * 1024 && sg[4].carried == 4);
+		CHECK(sg[5].consume_kib_s == 50 * 1024 && sg[5].carried == 0);
+		CHECK(sg[5].anchored && sg[5].anchor_ns == 5 * S && sg[5].settling == 1);
+		printf("grown at every sample: kept 4 times, then %lld KiB/s from the anchor\n",
+		       (long long)sg[5].consume_kib_s);
+	}
+	/* Without MemTotal, the balloon tells the rise. */
+	{
+		struct mc_signals s0, s1, s2;
+		struct mc_stats c0 = mk(1000 * MIB, 300 * MIB, 300 * MIB, 0, 0, 400);
+		struct mc_stats c1 = mk(1000 * MIB, 280 * MIB, 280 * MIB, 0, 0, 401);
+		struct mc_stats c2 = mk(1100 * MIB, 333 * MIB, 333 * MIB, 0, 0, 402);
+
+		c0.present &= ~(1u << MC_STAT_AVAILABLE);
+		c1.present &= ~(1u << MC_STAT_AVAILABLE);
+		c2.present &= ~(1u << MC_STAT_AVAILABLE);
+		mc_signals_derive(NULL, 0, NULL, &c0, 1 * S, 4096 * MIB, 0, &s0);
+		mc_signals_derive(&c0, 1 * S, &s0, &c1, 2 * S, 4096 * MIB, 1000 * MIB, &s1);
+		mc_signals_derive(&c1, 2 * S, &s1, &c2, 3 * S, 4096 * MIB, 1000 * MIB, &s2);
+		CHECK(s1.consume_kib_s == 20 * 1024);
+		CHECK(s2.consume_kib_s == 20 * 1024 && s2.carried == 1 && s2.anchored);
+		printf("without MemTotal a rise of the balloon is the rise\n");
 	}
 	/* Without a grow the measurement stands, higher or not. */
 	b = mk(1000 * MIB, 230 * MIB, 230 * MIB, 0, 980 * MIB, 102);

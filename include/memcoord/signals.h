@@ -35,14 +35,23 @@ struct mc_signals {
 	bool has_rates;            /* rates derived from a previous trusted sample */
 	uint64_t headroom_kib;     /* usable, else unused + disk_caches, capped at actual */
 	int64_t consume_kib_s;     /* d(MemTotal - headroom)/dt; negative when
-				    * freeing. Across a grow of the balloon the
-				    * previous estimate is kept (twice in a row
-				    * at most): a guest reporting during or
-				    * just after a deflate shows MemTotal and
-				    * MemAvailable out of step, which reads as
-				    * consumption far above or below the real */
+				    * freeing. After the guest's MemTotal rose
+				    * by 16 MiB or more (a grow of the balloon)
+				    * its MemAvailable lags for a report or two,
+				    * which reads as consumption far above and
+				    * then far below the real: the previous
+				    * estimate is kept through the report that
+				    * shows the rise and the next one, and the
+				    * rate is then measured from the last
+				    * report before the rise (the anchor) */
 	uint32_t carried;          /* fresh samples in a row that kept the
 				    * previous consumption estimate */
+	uint32_t settling;         /* fresh samples still to keep it after a
+				    * rise of the guest's total memory */
+	bool anchored;             /* anchor_* hold the last fresh sample
+				    * before the rise */
+	int64_t anchor_used_kib;
+	int64_t anchor_ns;
 	uint64_t swap_in_kib_s;
 	uint64_t swap_out_kib_s;
 	uint64_t major_fault_s;
