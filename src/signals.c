@@ -23,17 +23,19 @@
  * rates must allow for. */
 #define GROW_SPAN_KIB (16 * 1024)
 /* Fresh samples after the one showing a rise of the guest's total memory
- * that still keep the previous consumption estimate. Measured on real
- * guests reporting every second while growing every 4 s: the report that
- * shows MemTotal up by the grant shows used memory up by ~50 MiB for a
- * guest consuming 20 MiB/s, the next one by 0, the one after by 4-7; from
- * the last report before the rise to the second after it, used memory rose
- * by 59, 59 and 48 MiB in three runs of the three seconds (60 expected). */
-#define SETTLE_SAMPLES 1
+ * that still keep the previous consumption estimate. Polled at 5 Hz on the
+ * end-to-end lab, real guests reporting every second, growing every 4 s and
+ * consuming 20 MiB/s: the report that shows MemTotal up by the grant shows
+ * used memory up by 44-62 MiB, the next one by exactly 0 (the same
+ * figures), the one after by 1-10 and the third after by 19-32; from the
+ * last report before the rise to the third after it, 68-91 MiB in 4 s
+ * (80 expected), where one interval alone read up to 31 MiB/s. */
+#define SETTLE_SAMPLES 2
 /* Fresh samples in a row that may keep the previous consumption estimate:
- * a guest grown at every sample is measured again (from its anchor, over
- * this many intervals and more, which dilutes the lag) at the next one. */
-#define MAX_CARRIED 4
+ * a guest grown at every sample, or at every other, is measured again at
+ * the next one, from the settled report before its rises, over seven
+ * intervals or more (which dilutes the lag). */
+#define MAX_CARRIED 6
 /* A recent jump of used memory counts half as much every 30 s: a guest
  * whose use moves in steps keeps room for the next one for a minute or two
  * after its last, then gives it back. */
@@ -213,9 +215,11 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 				out->consume_kib_s = prev_sig->consume_kib_s;
 				out->carried = prev_sig->carried;
 				out->settling = prev_sig->settling;
-				out->anchored = prev_sig->anchored;
-				out->anchor_used_kib = prev_sig->anchor_used_kib;
-				out->anchor_ns = prev_sig->anchor_ns;
+				out->bases = prev_sig->bases;
+				out->base_used_kib = prev_sig->base_used_kib;
+				out->base_ns = prev_sig->base_ns;
+				out->mid_used_kib = prev_sig->mid_used_kib;
+				out->mid_ns = prev_sig->mid_ns;
 				out->jump_kib = prev_sig->jump_kib;
 				out->swap_in_kib_s = prev_sig->swap_in_kib_s;
 				out->swap_out_kib_s = prev_sig->swap_out_kib_s;
@@ -246,21 +250,29 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 		bool carry = false;
 		double rate;
 
-		/* The guest's MemTotal and MemAvailable out of step after a
-		 * grow (see SETTLE_SAMPLES): keep the previous estimate from
-		 * the report showing the rise through the next one, then
-		 * measure from the last report before it. */
-		if (prev_sig && prev_sig->has_rates && prev_sig->anchored) {
-			out->anchored = true;
-			out->anchor_used_kib = prev_sig->anchor_used_kib;
-			out->anchor_ns = prev_sig->anchor_ns;
+		/* The rate is measured over the last two intervals between
+		 * settled reports: one interval alone is noisy (the guest's
+		 * MemAvailable moves by 10-12 MiB more or less than its
+		 * use within a second, read as 32 MiB/s for 20), two halve
+		 * that. The guest's MemTotal and MemAvailable are out of
+		 * step after a grow (see SETTLE_SAMPLES): the previous
+		 * estimate is kept from the report showing the rise through
+		 * the next two, and those reports never start a
+		 * measurement. */
+		if (prev_sig && prev_sig->has_rates) {
+			out->bases = prev_sig->bases;
+			out->base_used_kib = prev_sig->base_used_kib;
+			out->base_ns = prev_sig->base_ns;
+			out->mid_used_kib = prev_sig->mid_used_kib;
+			out->mid_ns = prev_sig->mid_ns;
+		}
+		if (!out->bases || out->base_ns > prev_ns ||
+		    (out->bases > 1 && out->mid_ns > prev_ns)) {
+			out->bases = 1;
+			out->base_used_kib = used_prev;
+			out->base_ns = prev_ns;
 		}
 		if (rose) {
-			if (!out->anchored) {
-				out->anchored = true;
-				out->anchor_used_kib = used_prev;
-				out->anchor_ns = prev_ns;
-			}
 			out->settling = SETTLE_SAMPLES;
 			carry = can_carry;
 		} else if (prev_sig && prev_sig->has_rates && prev_sig->settling > 0) {
@@ -271,17 +283,20 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 			out->consume_kib_s = prev_sig->consume_kib_s;
 			out->carried = prev_sig->carried + 1;
 		} else {
-			if (out->anchored && out->anchor_ns <= prev_ns) {
-				span_ns = cur_ns - out->anchor_ns;
-				span_kib = used_cur - out->anchor_used_kib;
-			}
-			/* Measured: the anchor is spent. A rise in this very
-			 * report (that could not keep the estimate) settles
-			 * from the report before it, as any other. */
-			out->anchored = rose;
-			out->anchor_used_kib = rose ? used_prev : 0;
-			out->anchor_ns = rose ? prev_ns : 0;
+			span_ns = cur_ns - out->base_ns;
+			span_kib = used_cur - out->base_used_kib;
 			out->carried = 0;
+			/* A settled report: the next measurement starts at
+			 * the one before it. */
+			if (!unsettled) {
+				if (out->bases > 1) {
+					out->base_used_kib = out->mid_used_kib;
+					out->base_ns = out->mid_ns;
+				}
+				out->mid_used_kib = used_cur;
+				out->mid_ns = cur_ns;
+				out->bases = 2;
+			}
 			rate = (double)span_kib * (double)MC_NS_PER_S / (double)span_ns;
 			if (rate > MAX_CONSUME_KIB_S)
 				rate = MAX_CONSUME_KIB_S;

@@ -34,24 +34,26 @@ struct mc_signals {
 	uint32_t bad;              /* 0: trusted */
 	bool has_rates;            /* rates derived from a previous trusted sample */
 	uint64_t headroom_kib;     /* usable, else unused + disk_caches, capped at actual */
-	int64_t consume_kib_s;     /* d(MemTotal - headroom)/dt; negative when
-				    * freeing. After the guest's MemTotal rose
-				    * by 16 MiB or more (a grow of the balloon)
-				    * its MemAvailable lags for a report or two,
-				    * which reads as consumption far above and
-				    * then far below the real: the previous
-				    * estimate is kept through the report that
-				    * shows the rise and the next one, and the
-				    * rate is then measured from the last
-				    * report before the rise (the anchor) */
+	int64_t consume_kib_s;     /* growth of used memory (MemTotal -
+				    * headroom) per second over the last two
+				    * intervals between settled reports;
+				    * negative when freeing. After the guest's
+				    * MemTotal rose by 16 MiB or more (a grow
+				    * of the balloon) its MemAvailable lags for
+				    * a few reports, which reads as consumption
+				    * far above and then far below the real:
+				    * the previous estimate is kept through the
+				    * report that shows the rise and the next
+				    * two, and those reports are not settled */
 	uint32_t carried;          /* fresh samples in a row that kept the
 				    * previous consumption estimate */
 	uint32_t settling;         /* fresh samples still to keep it after a
 				    * rise of the guest's total memory */
-	bool anchored;             /* anchor_* hold the last fresh sample
-				    * before the rise */
-	int64_t anchor_used_kib;
-	int64_t anchor_ns;
+	uint32_t bases;            /* settled reports held below (0-2) */
+	int64_t base_used_kib;     /* where the next measurement starts: */
+	int64_t base_ns;           /* the settled report two back (or one) */
+	int64_t mid_used_kib;      /* the last settled report */
+	int64_t mid_ns;
 	uint64_t swap_in_kib_s;
 	uint64_t swap_out_kib_s;
 	uint64_t major_fault_s;
