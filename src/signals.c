@@ -214,12 +214,7 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 				out->has_rates = prev_sig->has_rates;
 				out->consume_kib_s = prev_sig->consume_kib_s;
 				out->carried = prev_sig->carried;
-				out->settling = prev_sig->settling;
-				out->bases = prev_sig->bases;
-				out->base_used_kib = prev_sig->base_used_kib;
-				out->base_ns = prev_sig->base_ns;
-				out->mid_used_kib = prev_sig->mid_used_kib;
-				out->mid_ns = prev_sig->mid_ns;
+				out->win = prev_sig->win;
 				out->jump_kib = prev_sig->jump_kib;
 				out->swap_in_kib_s = prev_sig->swap_in_kib_s;
 				out->swap_out_kib_s = prev_sig->swap_out_kib_s;
@@ -238,17 +233,19 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 		return;
 	}
 
+	/* How far the guest's total memory rose since the last fresh sample:
+	 * a grow as the guest sees it (below). */
+	uint64_t total_rise = sub_or_zero(total_kib(cur, prev), total_kib(prev, cur));
+
 	{
 		int64_t used_cur = used_kib(cur, out->headroom_kib);
 		int64_t used_prev = used_kib(prev, headroom(prev));
 		int64_t d = used_cur - used_prev;
-		int64_t span_ns = dt_ns;
-		int64_t span_kib = d;
-		bool rose = sub_or_zero(total_kib(cur, prev), total_kib(prev, cur)) >= GROW_SPAN_KIB;
-		bool can_carry = prev_sig && prev_sig->has_rates && prev_sig->carried < MAX_CARRIED;
-		bool unsettled = rose || (prev_sig && prev_sig->has_rates && prev_sig->settling > 0);
+		bool prev_rates = prev_sig && prev_sig->has_rates;
+		bool rose = total_rise >= GROW_SPAN_KIB;
+		bool unsettled = rose || (prev_rates && prev_sig->win.settling > 0);
 		bool carry = false;
-		double rate;
+		struct mc_sig_window *w = &out->win;
 
 		/* The rate is measured over the last two intervals between
 		 * settled reports: one interval alone is noisy (the guest's
@@ -259,45 +256,37 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 		 * estimate is kept from the report showing the rise through
 		 * the next two, and those reports never start a
 		 * measurement. */
-		if (prev_sig && prev_sig->has_rates) {
-			out->bases = prev_sig->bases;
-			out->base_used_kib = prev_sig->base_used_kib;
-			out->base_ns = prev_sig->base_ns;
-			out->mid_used_kib = prev_sig->mid_used_kib;
-			out->mid_ns = prev_sig->mid_ns;
+		if (prev_rates)
+			*w = prev_sig->win;
+		if (!w->bases || w->base_ns > prev_ns || (w->bases > 1 && w->mid_ns > prev_ns)) {
+			w->bases = 1;
+			w->base_used_kib = used_prev;
+			w->base_ns = prev_ns;
 		}
-		if (!out->bases || out->base_ns > prev_ns ||
-		    (out->bases > 1 && out->mid_ns > prev_ns)) {
-			out->bases = 1;
-			out->base_used_kib = used_prev;
-			out->base_ns = prev_ns;
-		}
-		if (rose) {
-			out->settling = SETTLE_SAMPLES;
-			carry = can_carry;
-		} else if (prev_sig && prev_sig->has_rates && prev_sig->settling > 0) {
-			out->settling = prev_sig->settling - 1;
-			carry = can_carry;
-		}
+		if (rose)
+			w->settling = SETTLE_SAMPLES;
+		else if (w->settling > 0)
+			w->settling--;
+		if (unsettled)
+			carry = prev_rates && prev_sig->carried < MAX_CARRIED;
 		if (carry) {
 			out->consume_kib_s = prev_sig->consume_kib_s;
 			out->carried = prev_sig->carried + 1;
 		} else {
-			span_ns = cur_ns - out->base_ns;
-			span_kib = used_cur - out->base_used_kib;
-			out->carried = 0;
+			double rate = (double)(used_cur - w->base_used_kib) * (double)MC_NS_PER_S /
+				      (double)(cur_ns - w->base_ns);
+
 			/* A settled report: the next measurement starts at
 			 * the one before it. */
 			if (!unsettled) {
-				if (out->bases > 1) {
-					out->base_used_kib = out->mid_used_kib;
-					out->base_ns = out->mid_ns;
+				if (w->bases > 1) {
+					w->base_used_kib = w->mid_used_kib;
+					w->base_ns = w->mid_ns;
 				}
-				out->mid_used_kib = used_cur;
-				out->mid_ns = cur_ns;
-				out->bases = 2;
+				w->mid_used_kib = used_cur;
+				w->mid_ns = cur_ns;
+				w->bases = 2;
 			}
-			rate = (double)span_kib * (double)MC_NS_PER_S / (double)span_ns;
 			if (rate > MAX_CONSUME_KIB_S)
 				rate = MAX_CONSUME_KIB_S;
 			else if (rate < -MAX_CONSUME_KIB_S)
@@ -348,11 +337,10 @@ void mc_signals_derive(const struct mc_stats *prev, int64_t prev_ns,
 	 * a guest whose figures do not answer to the balloon shows none of
 	 * it, and a run of them is counted. */
 	{
-		uint64_t grew = sub_or_zero(total_kib(cur, prev), total_kib(prev, cur));
 		uint64_t rose = sub_or_zero(out->headroom_kib, headroom(prev));
 
-		if (grew >= GROW_SPAN_KIB)
-			out->unabsorbed = rose < grew / 8
+		if (total_rise >= GROW_SPAN_KIB)
+			out->unabsorbed = rose < total_rise / 8
 				? (prev_sig ? prev_sig->unabsorbed : 0) + 1 : 0;
 		else
 			out->unabsorbed = rose > 0 ? 0 : (prev_sig ? prev_sig->unabsorbed : 0);

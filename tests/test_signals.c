@@ -269,9 +269,9 @@ int main(void)
 		/* One interval, then two. */
 		CHECK(s[1].consume_kib_s == 20 * 1024 && s[2].consume_kib_s == 20 * 1024);
 		/* The rise and the next two: kept. */
-		CHECK(s[3].consume_kib_s == 20 * 1024 && s[3].carried == 1 && s[3].settling == 2);
-		CHECK(s[4].consume_kib_s == 20 * 1024 && s[4].carried == 2 && s[4].settling == 1);
-		CHECK(s[5].consume_kib_s == 20 * 1024 && s[5].carried == 3 && s[5].settling == 0);
+		CHECK(s[3].consume_kib_s == 20 * 1024 && s[3].carried == 1 && s[3].win.settling == 2);
+		CHECK(s[4].consume_kib_s == 20 * 1024 && s[4].carried == 2 && s[4].win.settling == 1);
+		CHECK(s[5].consume_kib_s == 20 * 1024 && s[5].carried == 3 && s[5].win.settling == 0);
 		/* Then from the settled report two back (795 at c[1]... c[2]
 		 * is the last settled one, c[1] the one before it). */
 		want = (int64_t)((875.1 - 775) * 1024 / 5);
@@ -309,8 +309,8 @@ int main(void)
 			mc_signals_derive(&c[i - 1], i * S, &sg[i - 1], &c[i], (i + 1) * S, 4096 * MIB,
 					  c[i - 1].val[MC_STAT_ACTUAL], &sg[i]);
 		CHECK(sg[6].consume_kib_s == 10 * 1024 && sg[6].carried == 6);
-		CHECK(sg[7].consume_kib_s == 50 * 1024 && sg[7].carried == 0 && sg[7].settling == 2);
-		CHECK(sg[7].bases == 1 && sg[7].base_ns == 1 * S);
+		CHECK(sg[7].consume_kib_s == 50 * 1024 && sg[7].carried == 0 && sg[7].win.settling == 2);
+		CHECK(sg[7].win.bases == 1 && sg[7].win.base_ns == 1 * S);
 		printf("grown at every sample: kept 6 times, then %lld KiB/s from the last settled report\n",
 		       (long long)sg[7].consume_kib_s);
 	}
@@ -328,7 +328,7 @@ int main(void)
 		mc_signals_derive(&c0, 1 * S, &s0, &c1, 2 * S, 4096 * MIB, 1000 * MIB, &s1);
 		mc_signals_derive(&c1, 2 * S, &s1, &c2, 3 * S, 4096 * MIB, 1000 * MIB, &s2);
 		CHECK(s1.consume_kib_s == 20 * 1024);
-		CHECK(s2.consume_kib_s == 20 * 1024 && s2.carried == 1 && s2.settling == 2);
+		CHECK(s2.consume_kib_s == 20 * 1024 && s2.carried == 1 && s2.win.settling == 2);
 		printf("without MemTotal a rise of the balloon is the rise\n");
 	}
 	/* Without a grow the measurement stands, higher or not: over the

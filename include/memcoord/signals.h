@@ -47,13 +47,15 @@ struct mc_signals {
 				    * two, and those reports are not settled */
 	uint32_t carried;          /* fresh samples in a row that kept the
 				    * previous consumption estimate */
-	uint32_t settling;         /* fresh samples still to keep it after a
-				    * rise of the guest's total memory */
-	uint32_t bases;            /* settled reports held below (0-2) */
-	int64_t base_used_kib;     /* where the next measurement starts: */
-	int64_t base_ns;           /* the settled report two back (or one) */
-	int64_t mid_used_kib;      /* the last settled report */
-	int64_t mid_ns;
+	struct mc_sig_window {     /* where the consumption is measured from */
+		uint32_t settling;     /* fresh samples still to keep it after
+					* a rise of the guest's total memory */
+		uint32_t bases;        /* settled reports held below (0-2) */
+		int64_t base_used_kib; /* where the next measurement starts: */
+		int64_t base_ns;       /* the settled report two back (or one) */
+		int64_t mid_used_kib;  /* the last settled report */
+		int64_t mid_ns;
+	} win;
 	uint64_t swap_in_kib_s;
 	uint64_t swap_out_kib_s;
 	uint64_t major_fault_s;
