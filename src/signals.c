@@ -26,7 +26,7 @@
  * that still keep the previous consumption estimate. Polled at 5 Hz on the
  * end-to-end lab, real guests reporting every second, growing every 4 s and
  * consuming 20 MiB/s: the report that shows MemTotal up by the grant shows
- * used memory up by 44-62 MiB, the next one by exactly 0 (the same
+ * used memory up by 44-56 MiB, the next one by exactly 0 (the same
  * figures), the one after by 1-10 and the third after by 19-32; from the
  * last report before the rise to the third after it, 68-91 MiB in 4 s
  * (80 expected), where one interval alone read up to 31 MiB/s. */

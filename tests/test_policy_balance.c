@@ -1328,7 +1328,6 @@ static void test_moving_alone(void)
 	d[0].moved_kib = -(int64_t)MIB(6);
 	CHECK(!mc_vdom_moving_alone(&d[0]));
 	d[0].last_target_kib = MIB(1500);
-	d[0].moved_kib = -(int64_t)MIB(300);
 	d[0].moved_kib = (int64_t)MIB(300);   /* away from it: someone else */
 	CHECK(mc_vdom_moving_alone(&d[0]));
 	/* A sample from before memcoord's latest change: its movement went

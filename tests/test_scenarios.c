@@ -693,9 +693,9 @@ static void test_compare(const char *name, int runs)
 	 * second: a guest may brush its low watermark for a sample or two in
 	 * either run. Balance must not starve longer than the seed beyond
 	 * that noise. Where both spend a few seconds at most (one-hog, demo)
-	 * a single pair decides little: seed's usual 3-14 s on demo was
+	 * a single pair decides little: seed's usual 2.3-13.8 s on demo was
 	 * 0.0 s in one clean-clone CI run, against balance's 1.4 s (its
-	 * range 0-2.6 s); those are judged over three pairs. */
+	 * range 0-2.9 s over 11 runs); those are judged over three pairs. */
 	printf("  total: oom seed %u, balance %u (balance <= seed); below low: seed %.1f s, "
 	       "balance %.1f s (balance <= seed + %d x %.1f s noise)\n",
 	       oom_seed, oom_bal, (double)low_seed / 1000.0, (double)low_bal / 1000.0, runs,

@@ -272,14 +272,14 @@ int main(void)
 		CHECK(s[3].consume_kib_s == 20 * 1024 && s[3].carried == 1 && s[3].win.settling == 2);
 		CHECK(s[4].consume_kib_s == 20 * 1024 && s[4].carried == 2 && s[4].win.settling == 1);
 		CHECK(s[5].consume_kib_s == 20 * 1024 && s[5].carried == 3 && s[5].win.settling == 0);
-		/* Then from the settled report two back (795 at c[1]... c[2]
-		 * is the last settled one, c[1] the one before it). */
+		/* Then from the settled report before the last one: c[1]
+		 * (775; c[2] is the last), over the settling reports. */
 		want = (int64_t)((875.1 - 775) * 1024 / 5);
 		CHECK(s[6].consume_kib_s >= want - 1 && s[6].consume_kib_s <= want + 1 && s[6].carried == 0);
 		want = (int64_t)((895.1 - 795) * 1024 / 5);
 		CHECK(s[7].consume_kib_s >= want - 1 && s[7].consume_kib_s <= want + 1);
 		/* Settled reports only: two intervals again. A 32 MiB rise in
-		 * one of them (noise: the next report gives it back) reads
+		 * one of them (a single noisy second) after a 20 MiB one reads
 		 * as 26 MiB/s, not 32. */
 		want = (int64_t)((927.1 - 875.1) * 1024 / 2);
 		CHECK(s[8].consume_kib_s >= want - 1 && s[8].consume_kib_s <= want + 1);

@@ -155,7 +155,7 @@ static inline bool mc_vdom_settling(const struct mc_vdom *d)
  * administrator's setmem. Its size is a transient: neither the policy nor
  * the actuator acts on it until it stops. A balloon memcoord never changed
  * is moving when it moved at all (nothing moves a balloon by accident; a
- * booting guest's first second of inflation measured 6 MiB on the
+ * booting guest's first sample with statistics had inflated 4-6 MiB on the
  * end-to-end lab); one memcoord changed, by more than a few MiB. */
 #define MC_MOVING_TOLERANCE_KIB (8 * 1024)
 static inline bool mc_vdom_moving_alone(const struct mc_vdom *d)

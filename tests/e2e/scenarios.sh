@@ -77,8 +77,9 @@ sc_hog()
 	# memcoord's consumption estimates, one per grow reason. Around each
 	# grow the guest's figures lag (used memory read 55, 0, 4, 21 MiB/s
 	# one interval at a time, for 20); memcoord keeps its estimate over
-	# that and measures across it. Before it told the grow by the guest's
-	# own MemTotal, one or two estimates per run read 31-37 MiB/s. A
+	# that and measures over two intervals. Before (one interval, grows
+	# told by the balloon), one or two estimates per run read 31-37
+	# MiB/s. A
 	# systematic error (every other grant oversized) moves the median
 	# and repeats: both are checked.
 	local rate cn cmed cmax chigh
